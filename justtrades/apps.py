@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class JustTradesConfig(AppConfig):
+    name = "justtrades"
+    verbose_name = "Just.Trades core"
+
+    def ready(self) -> None:
+        from justtrades import health  # noqa: F401  (connects the beat tick recorder)

@@ -1,0 +1,1 @@
+"""Fixtures for the project's own Discord API server (filled in by the notifications work)."""
