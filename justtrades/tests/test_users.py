@@ -123,3 +123,39 @@ def test_an_api_token_authenticates_scripts(alice_client, alice):
     # Regenerating revokes the old token.
     alice_client.post(reverse("settings-api-token"))
     assert script.get("/api/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_forgotten_password_is_reset_through_the_emailed_link(client, mailoutbox):
+    import re
+
+    UserFactory(username="frank", email="frank@example.com")
+    client.post(reverse("account_reset_password"), {"email": "frank@example.com"})
+    assert len(mailoutbox) == 1
+    link = re.search(r"https?://[^/]+(/accounts/password/reset/key/\S+)", mailoutbox[0].body)
+    assert link, mailoutbox[0].body
+    form_page = client.get(link.group(1), follow=True)
+    set_password_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
+    response = client.post(
+        set_password_url, {"password1": "Fresh-passphrase-42", "password2": "Fresh-passphrase-42"}
+    )
+    assert response.status_code == 302
+    assert client.login(username="frank", password="Fresh-passphrase-42")
+
+
+@pytest.mark.django_db
+def test_a_user_changes_their_email_address(client):
+    user = UserFactory(username="gina", email="gina@example.com")
+    client.force_login(user)
+    client.post(reverse("account_email"), {"action_add": "", "email": "gina@new.example.com"})
+    from allauth.account.models import EmailAddress
+
+    assert EmailAddress.objects.filter(user=user, email="gina@new.example.com").exists()
+
+
+@pytest.mark.django_db
+def test_session_api_writes_need_the_csrf_token(api_client_for, alice):
+    client = api_client_for(alice, enforce_csrf=True)
+    response = client.post("/api/me/", {})
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["message"]
