@@ -10,3 +10,8 @@ from justtrades.health import system_health
 def healthz(request):
     report = system_health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def ping(request):
+    """A bare JSON view: the baseline that benchmarks compare the webhook against."""
+    return JsonResponse({"ok": True})
