@@ -6,6 +6,7 @@ string in a strategy name or an alert body can never run in a trader's browser.
 
 from __future__ import annotations
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 
 DEFAULT_POLICY = "; ".join(
@@ -27,13 +28,26 @@ DEFAULT_POLICY = "; ".join(
 
 
 class ContentSecurityPolicyMiddleware:
+    # Both kinds, so that under ASGI it never forces a request through a sync thread.
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
         self.policy = getattr(settings, "CONTENT_SECURITY_POLICY", DEFAULT_POLICY)
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request):
-        response = self.get_response(request)
+    def _apply(self, request, response):
         # The API docs page (Swagger UI) ships inline bootstrap code of its own.
         if not request.path.startswith("/api/docs"):
             response.setdefault("Content-Security-Policy", self.policy)
         return response
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        return self._apply(request, self.get_response(request))
+
+    async def _acall(self, request):
+        return self._apply(request, await self.get_response(request))

@@ -285,6 +285,8 @@ WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 10_000)
 WEBHOOK_RATE_LIMIT_PER_MINUTE = env_int("WEBHOOK_RATE_LIMIT_PER_MINUTE", 120)
 WEBHOOK_ALLOWED_IPS = env_list("WEBHOOK_ALLOWED_IPS", [])
 WEBHOOK_DEDUPE_WINDOW_SECONDS = env_int("WEBHOOK_DEDUPE_WINDOW_SECONDS", 60)
+# Behind N reverse proxies the alert's source address is the Nth from the right of X-Forwarded-For.
+WEBHOOK_PROXY_COUNT = env_int("WEBHOOK_PROXY_COUNT", 0)
 
 # --- Notifications -----------------------------------------------------------------------
 DISCORD_BOT_TOKEN = env_str("DISCORD_BOT_TOKEN", "")

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class StrategiesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'strategies'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "strategies"

@@ -122,12 +122,6 @@ class Signal(models.Model):
     )
     enqueue_count = models.PositiveSmallIntegerField(default=0)
 
-    @property
-    def latency_ms(self) -> float | None:
-        if self.processed_at is None or self.received_at is None:
-            return None
-        return round((self.processed_at - self.received_at).total_seconds() * 1000, 1)
-
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
@@ -140,3 +134,9 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.symbol} ({self.status})"
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.processed_at is None or self.received_at is None:
+            return None
+        return round((self.processed_at - self.received_at).total_seconds() * 1000, 1)

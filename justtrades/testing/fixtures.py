@@ -99,7 +99,11 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.kill()  # never leave a worker behind to steal the next test's messages
+            raise
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -171,6 +175,12 @@ class AsgiServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        # Consumers reach the database from asgiref's one shared executor thread; close its
+        # connection so PostgreSQL can drop the test database at the end of the run.
+        from asgiref.sync import SyncToAsync
+        from django.db import connections
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,78 +15,198 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Strategy',
+            name="Strategy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('webhook_token', models.CharField(default=strategies.models.new_webhook_token, max_length=64, unique=True)),
-                ('passphrase', models.CharField(blank=True, default='', max_length=128)),
-                ('default_symbol', models.CharField(default='MNQ1!', max_length=40)),
-                ('sizing', models.CharField(choices=[('fixed', 'Fixed contracts'), ('signal', 'From the alert')], default='fixed', max_length=10)),
-                ('quantity', models.PositiveIntegerField(default=1)),
-                ('opposite_signal', models.CharField(choices=[('reverse', 'Reverse the position'), ('close_only', 'Close only')], default='reverse', max_length=12)),
-                ('take_profit', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('take_profit_unit', models.CharField(choices=[('ticks', 'Ticks'), ('points', 'Points'), ('percent', 'Percent')], default='ticks', max_length=8)),
-                ('stop_loss', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('stop_loss_unit', models.CharField(choices=[('ticks', 'Ticks'), ('points', 'Points'), ('percent', 'Percent')], default='ticks', max_length=8)),
-                ('trailing_stop', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('trailing_stop_unit', models.CharField(choices=[('ticks', 'Ticks'), ('points', 'Points'), ('percent', 'Percent')], default='ticks', max_length=8)),
-                ('break_even_trigger', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('break_even_unit', models.CharField(choices=[('ticks', 'Ticks'), ('points', 'Points'), ('percent', 'Percent')], default='ticks', max_length=8)),
-                ('session_start', models.TimeField(blank=True, null=True)),
-                ('session_end', models.TimeField(blank=True, null=True)),
-                ('session_timezone', models.CharField(default='America/New_York', max_length=64)),
-                ('session_days', models.JSONField(blank=True, default=list, help_text='0=Monday … 6=Sunday')),
-                ('direction', models.CharField(choices=[('both', 'Long and short'), ('long', 'Long only'), ('short', 'Short only')], default='both', max_length=5)),
-                ('max_position', models.PositiveIntegerField(blank=True, null=True)),
-                ('cooldown_seconds', models.PositiveIntegerField(default=0)),
-                ('entry_delay_seconds', models.PositiveIntegerField(default=0)),
-                ('ignore_same_side', models.BooleanField(default=False)),
-                ('auto_flatten_time', models.TimeField(blank=True, null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='strategies', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "webhook_token",
+                    models.CharField(
+                        default=strategies.models.new_webhook_token, max_length=64, unique=True
+                    ),
+                ),
+                ("passphrase", models.CharField(blank=True, default="", max_length=128)),
+                ("default_symbol", models.CharField(default="MNQ1!", max_length=40)),
+                (
+                    "sizing",
+                    models.CharField(
+                        choices=[("fixed", "Fixed contracts"), ("signal", "From the alert")],
+                        default="fixed",
+                        max_length=10,
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(default=1)),
+                (
+                    "opposite_signal",
+                    models.CharField(
+                        choices=[("reverse", "Reverse the position"), ("close_only", "Close only")],
+                        default="reverse",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "take_profit",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "take_profit_unit",
+                    models.CharField(
+                        choices=[("ticks", "Ticks"), ("points", "Points"), ("percent", "Percent")],
+                        default="ticks",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "stop_loss",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "stop_loss_unit",
+                    models.CharField(
+                        choices=[("ticks", "Ticks"), ("points", "Points"), ("percent", "Percent")],
+                        default="ticks",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "trailing_stop",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "trailing_stop_unit",
+                    models.CharField(
+                        choices=[("ticks", "Ticks"), ("points", "Points"), ("percent", "Percent")],
+                        default="ticks",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "break_even_trigger",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "break_even_unit",
+                    models.CharField(
+                        choices=[("ticks", "Ticks"), ("points", "Points"), ("percent", "Percent")],
+                        default="ticks",
+                        max_length=8,
+                    ),
+                ),
+                ("session_start", models.TimeField(blank=True, null=True)),
+                ("session_end", models.TimeField(blank=True, null=True)),
+                ("session_timezone", models.CharField(default="America/New_York", max_length=64)),
+                (
+                    "session_days",
+                    models.JSONField(blank=True, default=list, help_text="0=Monday … 6=Sunday"),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[
+                            ("both", "Long and short"),
+                            ("long", "Long only"),
+                            ("short", "Short only"),
+                        ],
+                        default="both",
+                        max_length=5,
+                    ),
+                ),
+                ("max_position", models.PositiveIntegerField(blank=True, null=True)),
+                ("cooldown_seconds", models.PositiveIntegerField(default=0)),
+                ("entry_delay_seconds", models.PositiveIntegerField(default=0)),
+                ("ignore_same_side", models.BooleanField(default=False)),
+                ("auto_flatten_time", models.TimeField(blank=True, null=True)),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="strategies",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'strategies',
-                'ordering': ['id'],
+                "verbose_name_plural": "strategies",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Signal',
+            name="Signal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('raw_body', models.TextField()),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('source_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('intent', models.JSONField(blank=True, default=dict)),
-                ('action', models.CharField(blank=True, default='', max_length=20)),
-                ('symbol', models.CharField(blank=True, default='', max_length=40)),
-                ('contract', models.CharField(blank=True, default='', max_length=40)),
-                ('quantity', models.IntegerField(blank=True, null=True)),
-                ('price', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ('dedupe_key', models.CharField(max_length=128)),
-                ('status', models.CharField(choices=[('accepted', 'Accepted'), ('processing', 'Processing'), ('processed', 'Processed'), ('filtered', 'Filtered out'), ('rejected', 'Rejected'), ('failed', 'Failed')], default='accepted', max_length=12)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('strategy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signals', to='strategies.strategy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("raw_body", models.TextField()),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("source_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("intent", models.JSONField(blank=True, default=dict)),
+                ("action", models.CharField(blank=True, default="", max_length=20)),
+                ("symbol", models.CharField(blank=True, default="", max_length=40)),
+                ("contract", models.CharField(blank=True, default="", max_length=40)),
+                ("quantity", models.IntegerField(blank=True, null=True)),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True),
+                ),
+                ("dedupe_key", models.CharField(max_length=128)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "Accepted"),
+                            ("processing", "Processing"),
+                            ("processed", "Processed"),
+                            ("filtered", "Filtered out"),
+                            ("rejected", "Rejected"),
+                            ("failed", "Failed"),
+                        ],
+                        default="accepted",
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, default="")),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signals",
+                        to="strategies.strategy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='strategy',
-            constraint=models.UniqueConstraint(fields=('user', 'name'), name='unique_strategy_name'),
+            model_name="strategy",
+            constraint=models.UniqueConstraint(
+                fields=("user", "name"), name="unique_strategy_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='signal',
-            index=models.Index(fields=['status', 'received_at'], name='strategies__status_d31913_idx'),
+            model_name="signal",
+            index=models.Index(
+                fields=["status", "received_at"], name="strategies__status_d31913_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signal',
-            constraint=models.UniqueConstraint(fields=('strategy', 'dedupe_key'), name='unique_signal_dedupe'),
+            model_name="signal",
+            constraint=models.UniqueConstraint(
+                fields=("strategy", "dedupe_key"), name="unique_signal_dedupe"
+            ),
         ),
     ]

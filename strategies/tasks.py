@@ -1,0 +1,26 @@
+"""Celery tasks of the signal path: thin, ids in, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from strategies import services
+
+
+@shared_task(name="strategies.process_signal", acks_late=True, ignore_result=True)
+def process_signal(signal_id: int) -> str:
+    """Filters, symbol, hand-off. Idempotent: a conditional UPDATE of the status claims the
+    signal, so a redelivered or re-enqueued message does nothing the second time."""
+    return services.signal_process(signal_id=signal_id)
+
+
+@shared_task(name="strategies.sweep_signals", ignore_result=True)
+def sweep_signals() -> int:
+    """Re-enqueue signals accepted but not processed after a few seconds."""
+    return services.signals_sweep()
+
+
+@shared_task(name="strategies.auto_flatten", ignore_result=True)
+def auto_flatten() -> int:
+    """Send each strategy's daily auto-flatten exit at its configured time."""
+    return services.strategies_auto_flatten()
