@@ -35,7 +35,9 @@ class Recorder(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the recording window (account fills before it are not attributed)."
+        null=True,
+        blank=True,
+        help_text="Start of the recording window (account fills before it are not attributed).",
     )
     stopped_at = models.DateTimeField(null=True, blank=True)
     symbols = models.CharField(
@@ -83,6 +85,9 @@ class RecordedPosition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recorder", "symbol"], name="unique_recorded_position")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.net_pos:+d}"
 
 
 class RecordedTrade(models.Model):
@@ -153,6 +158,9 @@ class RecordedFill(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} {self.symbol} @ {self.price}"
+
 
 class StrategyLog(models.Model):
     """The timeline of a strategy, shared by recorder and traders."""
@@ -190,3 +198,6 @@ class StrategyLog(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message[:60]}"

@@ -6,95 +6,266 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('strategies', '0001_initial'),
-        ('traders', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("strategies", "0001_initial"),
+        ("traders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Recorder',
+            name="Recorder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('running', models.BooleanField(default=True)),
-                ('source', models.CharField(choices=[('signals', 'Signals (virtual fills)'), ('account', 'A demo account')], default='signals', max_length=10)),
-                ('fill_mode', models.CharField(choices=[('alert_price', 'Alert price'), ('next_quote', 'Next bid/ask'), ('next_trade', 'Next trade')], default='alert_price', max_length=12)),
-                ('commission_per_side', models.DecimalField(decimal_places=2, default=0, max_digits=10)),
-                ('poll_interval_seconds', models.PositiveIntegerField(default=60)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('broker_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='accounts.brokeraccount')),
-                ('strategy', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='recorder', to='strategies.strategy')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recorders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("running", models.BooleanField(default=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("signals", "Signals (virtual fills)"),
+                            ("account", "A demo account"),
+                        ],
+                        default="signals",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "fill_mode",
+                    models.CharField(
+                        choices=[
+                            ("alert_price", "Alert price"),
+                            ("next_quote", "Next bid/ask"),
+                            ("next_trade", "Next trade"),
+                        ],
+                        default="alert_price",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "commission_per_side",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10),
+                ),
+                ("poll_interval_seconds", models.PositiveIntegerField(default=60)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "broker_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="accounts.brokeraccount",
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recorder",
+                        to="strategies.strategy",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recorders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='RecordedTrade',
+            name="RecordedTrade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=40)),
-                ('side', models.CharField(choices=[('long', 'Long'), ('short', 'Short')], max_length=5)),
-                ('quantity', models.PositiveIntegerField()),
-                ('entry_time', models.DateTimeField()),
-                ('exit_time', models.DateTimeField(db_index=True)),
-                ('entry_price', models.DecimalField(decimal_places=6, max_digits=16)),
-                ('exit_price', models.DecimalField(decimal_places=6, max_digits=16)),
-                ('points', models.DecimalField(decimal_places=6, max_digits=16)),
-                ('ticks', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('pnl', models.DecimalField(decimal_places=2, help_text='gross, dollars', max_digits=16)),
-                ('commission', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('net_pnl', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('mae', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('mfe', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('exit_reason', models.CharField(choices=[('signal', 'Signal'), ('target', 'Take profit'), ('stop', 'Stop loss'), ('trailing', 'Trailing stop'), ('break_even', 'Break-even stop'), ('flatten', 'Flatten'), ('session_end', 'Session end'), ('reversal', 'Reversal'), ('account', 'Account')], max_length=12)),
-                ('recorder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trades', to='recorder.recorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=40)),
+                (
+                    "side",
+                    models.CharField(choices=[("long", "Long"), ("short", "Short")], max_length=5),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("entry_time", models.DateTimeField()),
+                ("exit_time", models.DateTimeField(db_index=True)),
+                ("entry_price", models.DecimalField(decimal_places=6, max_digits=16)),
+                ("exit_price", models.DecimalField(decimal_places=6, max_digits=16)),
+                ("points", models.DecimalField(decimal_places=6, max_digits=16)),
+                ("ticks", models.DecimalField(decimal_places=2, max_digits=16)),
+                (
+                    "pnl",
+                    models.DecimalField(
+                        decimal_places=2, help_text="gross, dollars", max_digits=16
+                    ),
+                ),
+                ("commission", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("net_pnl", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("mae", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("mfe", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                (
+                    "exit_reason",
+                    models.CharField(
+                        choices=[
+                            ("signal", "Signal"),
+                            ("target", "Take profit"),
+                            ("stop", "Stop loss"),
+                            ("trailing", "Trailing stop"),
+                            ("break_even", "Break-even stop"),
+                            ("flatten", "Flatten"),
+                            ("session_end", "Session end"),
+                            ("reversal", "Reversal"),
+                            ("account", "Account"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "recorder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trades",
+                        to="recorder.recorder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-exit_time', '-id'],
-                'indexes': [models.Index(fields=['recorder', 'exit_time'], name='recorder_re_recorde_95fefe_idx')],
+                "ordering": ["-exit_time", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["recorder", "exit_time"], name="recorder_re_recorde_95fefe_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RecordedPosition',
+            name="RecordedPosition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=40)),
-                ('net_pos', models.IntegerField(default=0)),
-                ('avg_price', models.DecimalField(decimal_places=6, default=0, max_digits=16)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('state', models.JSONField(blank=True, default=dict, help_text='exit levels, MAE/MFE, lots')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('recorder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='recorder.recorder')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=40)),
+                ("net_pos", models.IntegerField(default=0)),
+                ("avg_price", models.DecimalField(decimal_places=6, default=0, max_digits=16)),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "state",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="exit levels, MAE/MFE, lots"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "recorder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="positions",
+                        to="recorder.recorder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('recorder', 'symbol'), name='unique_recorded_position')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("recorder", "symbol"), name="unique_recorded_position"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StrategyLog',
+            name="StrategyLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('signal', 'Signal in'), ('filtered', 'Filtered out'), ('entry', 'Entry'), ('add', 'Add'), ('exit', 'Exit'), ('target', 'Target'), ('stop', 'Stop'), ('order', 'Order'), ('fill', 'Fill'), ('risk', 'Risk limit'), ('drift', 'Drift'), ('error', 'Error'), ('info', 'Info')], max_length=10)),
-                ('message', models.TextField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('signal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='strategies.signal')),
-                ('strategy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='strategies.strategy')),
-                ('trader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='traders.trader')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("signal", "Signal in"),
+                            ("filtered", "Filtered out"),
+                            ("entry", "Entry"),
+                            ("add", "Add"),
+                            ("exit", "Exit"),
+                            ("target", "Target"),
+                            ("stop", "Stop"),
+                            ("order", "Order"),
+                            ("fill", "Fill"),
+                            ("risk", "Risk limit"),
+                            ("drift", "Drift"),
+                            ("error", "Error"),
+                            ("info", "Info"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("message", models.TextField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "signal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="strategies.signal",
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logs",
+                        to="strategies.strategy",
+                    ),
+                ),
+                (
+                    "trader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logs",
+                        to="traders.trader",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['user', 'created_at'], name='recorder_st_user_id_a0ff3f_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "created_at"], name="recorder_st_user_id_a0ff3f_idx"
+                    )
+                ],
             },
         ),
     ]
