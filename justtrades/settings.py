@@ -279,6 +279,13 @@ TRADOVATE_TIMEOUT = env_float("TRADOVATE_TIMEOUT", 5.0)
 # The built-in paper broker: our own Tradovate simulator, started by `make run`.
 PAPER_BROKER_URL = env_str("PAPER_BROKER_URL", "http://127.0.0.1:8765/v1")
 PAPER_BROKER_ENABLED = env_bool("PAPER_BROKER_ENABLED", True)
+# Give every new user a Paper connection with a funded sub-account.
+PAPER_AUTO_PROVISION = env_bool("PAPER_AUTO_PROVISION", True)
+# Guards the simulator's own /sim endpoints (creating logins, moving prices); shared by the
+# app and the simulator process through var/ when not set.
+PAPER_BROKER_ADMIN_TOKEN = secret_from_env_or_file(
+    "PAPER_BROKER_ADMIN_TOKEN", VAR_DIR / "paper_admin_token", allow_generate=True
+)
 
 # --- Webhooks ----------------------------------------------------------------------------
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 10_000)

@@ -9,89 +9,218 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(error_messages={'unique': 'A user with that username already exists.'}, help_text='Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.', max_length=150, unique=True, validators=[django.contrib.auth.validators.UnicodeUsernameValidator()], verbose_name='username')),
-                ('first_name', models.CharField(blank=True, max_length=150, verbose_name='first name')),
-                ('last_name', models.CharField(blank=True, max_length=150, verbose_name='last name')),
-                ('is_staff', models.BooleanField(default=False, help_text='Designates whether the user can log into this admin site.', verbose_name='staff status')),
-                ('is_active', models.BooleanField(default=True, help_text='Designates whether this user should be treated as active. Unselect this instead of deleting accounts.', verbose_name='active')),
-                ('date_joined', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date joined')),
-                ('email', models.EmailField(max_length=254, unique=True, verbose_name='email address')),
-                ('timezone', models.CharField(default='UTC', help_text='Times on screen and summaries use this zone.', max_length=64)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        error_messages={"unique": "A user with that username already exists."},
+                        help_text="Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+                        max_length=150,
+                        unique=True,
+                        validators=[django.contrib.auth.validators.UnicodeUsernameValidator()],
+                        verbose_name="username",
+                    ),
+                ),
+                (
+                    "first_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="first name"),
+                ),
+                (
+                    "last_name",
+                    models.CharField(blank=True, max_length=150, verbose_name="last name"),
+                ),
+                (
+                    "is_staff",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates whether the user can log into this admin site.",
+                        verbose_name="staff status",
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Designates whether this user should be treated as active. Unselect this instead of deleting accounts.",
+                        verbose_name="active",
+                    ),
+                ),
+                (
+                    "date_joined",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="date joined"
+                    ),
+                ),
+                (
+                    "email",
+                    models.EmailField(max_length=254, unique=True, verbose_name="email address"),
+                ),
+                (
+                    "timezone",
+                    models.CharField(
+                        default="UTC",
+                        help_text="Times on screen and summaries use this zone.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
             managers=[
-                ('objects', django.contrib.auth.models.UserManager()),
+                ("objects", django.contrib.auth.models.UserManager()),
             ],
         ),
         migrations.CreateModel(
-            name='BrokerConnection',
+            name="BrokerConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('paper', 'Paper (built-in simulator)'), ('tradovate_demo', 'Tradovate demo'), ('tradovate_live', 'Tradovate live')], default='paper', max_length=20)),
-                ('label', models.CharField(max_length=100)),
-                ('username', models.CharField(max_length=150)),
-                ('password_encrypted', models.TextField(blank=True, default='')),
-                ('sec_encrypted', models.TextField(blank=True, default='')),
-                ('app_id', models.CharField(blank=True, default='', max_length=100)),
-                ('app_version', models.CharField(blank=True, default='1.0', max_length=20)),
-                ('cid', models.CharField(blank=True, default='', max_length=50)),
-                ('device_id', models.CharField(blank=True, default='', max_length=64)),
-                ('broker_user_id', models.BigIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('new', 'Not checked yet'), ('connected', 'Connected'), ('error', 'Error')], default='new', max_length=20)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='broker_connections', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("paper", "Paper (built-in simulator)"),
+                            ("tradovate_demo", "Tradovate demo"),
+                            ("tradovate_live", "Tradovate live"),
+                        ],
+                        default="paper",
+                        max_length=20,
+                    ),
+                ),
+                ("label", models.CharField(max_length=100)),
+                ("username", models.CharField(max_length=150)),
+                ("password_encrypted", models.TextField(blank=True, default="")),
+                ("sec_encrypted", models.TextField(blank=True, default="")),
+                ("app_id", models.CharField(blank=True, default="", max_length=100)),
+                ("app_version", models.CharField(blank=True, default="1.0", max_length=20)),
+                ("cid", models.CharField(blank=True, default="", max_length=50)),
+                ("device_id", models.CharField(blank=True, default="", max_length=64)),
+                ("broker_user_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "Not checked yet"),
+                            ("connected", "Connected"),
+                            ("error", "Error"),
+                        ],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="broker_connections",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='BrokerAccount',
+            name="BrokerAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.BigIntegerField(help_text='Tradovate accountId')),
-                ('name', models.CharField(max_length=100)),
-                ('account_type', models.CharField(blank=True, default='', max_length=40)),
-                ('active', models.BooleanField(default=True)),
-                ('balance', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('open_pnl', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('realized_pnl', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('net_liq', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accounts', to='accounts.brokerconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.BigIntegerField(help_text="Tradovate accountId")),
+                ("name", models.CharField(max_length=100)),
+                ("account_type", models.CharField(blank=True, default="", max_length=40)),
+                ("active", models.BooleanField(default=True)),
+                ("balance", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("open_pnl", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("realized_pnl", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("net_liq", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accounts",
+                        to="accounts.brokerconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection_id', 'name'],
+                "ordering": ["connection_id", "name"],
             },
         ),
         migrations.AddConstraint(
-            model_name='brokerconnection',
-            constraint=models.UniqueConstraint(fields=('user', 'label'), name='unique_connection_label'),
+            model_name="brokerconnection",
+            constraint=models.UniqueConstraint(
+                fields=("user", "label"), name="unique_connection_label"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='brokeraccount',
-            constraint=models.UniqueConstraint(fields=('connection', 'external_id'), name='unique_account_per_connection'),
+            model_name="brokeraccount",
+            constraint=models.UniqueConstraint(
+                fields=("connection", "external_id"), name="unique_account_per_connection"
+            ),
         ),
     ]

@@ -18,3 +18,33 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class BrokerConnectionFactory(factory.django.DjangoModelFactory):
+    """A stored connection (no broker behind it; use ``tradovate_sim.connect`` for a live one)."""
+
+    class Meta:
+        model = "accounts.BrokerConnection"
+
+    user = factory.SubFactory(UserFactory)
+    kind = "tradovate_demo"
+    label = factory.Sequence(lambda n: f"Connection {n}")
+    username = factory.Sequence(lambda n: f"tv-user-{n}")
+    password_encrypted = factory.LazyFunction(lambda: _encrypt("tv-password"))
+    status = "connected"
+
+
+class BrokerAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "accounts.BrokerAccount"
+
+    connection = factory.SubFactory(BrokerConnectionFactory)
+    external_id = factory.Sequence(lambda n: 900_000 + n)
+    name = factory.Sequence(lambda n: f"ACCT{n:04d}")
+    balance = 50000
+
+
+def _encrypt(value: str) -> str:
+    from accounts.crypto import encrypt
+
+    return encrypt(value)

@@ -1,0 +1,48 @@
+"""Brokers: one small interface (``base``), symbols, the Tradovate client and its simulator."""
+
+from accounts.brokers.base import (
+    AccountInfo,
+    AuthenticationFailed,
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    BrokerFill,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerStream,
+    BrokerUnavailable,
+    CaptchaRequired,
+    CashBalance,
+    Credentials,
+    OrderRejected,
+    PlacedOrder,
+    Quote,
+    RateLimited,
+    get_broker,
+)
+from accounts.brokers.symbols import Contract, UnknownSymbol, product_spec, resolve_symbol
+
+__all__ = [
+    "AccountInfo",
+    "AuthenticationFailed",
+    "Broker",
+    "BrokerError",
+    "BrokerEvent",
+    "BrokerFill",
+    "BrokerOrder",
+    "BrokerPosition",
+    "BrokerStream",
+    "BrokerUnavailable",
+    "CaptchaRequired",
+    "CashBalance",
+    "Contract",
+    "Credentials",
+    "OrderRejected",
+    "PlacedOrder",
+    "Quote",
+    "RateLimited",
+    "UnknownSymbol",
+    "get_broker",
+    "product_spec",
+    "resolve_symbol",
+]
