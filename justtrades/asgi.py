@@ -9,6 +9,7 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "justtrades.settings")
+os.environ.setdefault("JT_DB_POOL", "1")  # see DB_POOL in settings
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

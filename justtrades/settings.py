@@ -110,12 +110,23 @@ ASGI_APPLICATION = "justtrades.asgi.application"
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# The ASGI server runs each request's sync code in a thread of its own, so persistent
+# per-thread connections would pile up: web processes (JT_DB_POOL=1, set by asgi.py) share a
+# psycopg pool instead. Single-threaded processes (Celery, streams) keep persistent connections.
+DB_POOL = env_bool("JT_DB_POOL", False)
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
-        )
-    }
+    _default_db = dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=not DB_POOL,
+    )
+    if DB_POOL and _default_db["ENGINE"] == "django.db.backends.postgresql":
+        _default_db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 16),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
+    DATABASES = {"default": _default_db}
 else:
     DATABASES = {
         "default": {

@@ -2,8 +2,8 @@
 
 Starts the embedded Redis (when REDIS_URL is unset), applies migrations, installs the periodic
 tasks, then runs web (ASGI), the Celery worker, Celery beat, the paper broker and the long-running
-stream processes, each with a prefixed, coloured log. Ctrl-C (or any process dying) stops them
-all cleanly.
+stream processes, each with a prefixed, coloured log. A process that dies is restarted (with
+backoff); Ctrl-C stops them all cleanly.
 """
 
 from __future__ import annotations
@@ -134,6 +134,8 @@ class Supervisor:
     def __init__(self, env: dict[str, str]):
         self.env = env
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.argv: dict[str, tuple[list[str], str]] = {}
+        self.restarts: dict[str, list[float]] = {}
         self.stopping = threading.Event()
         self.width = 7
 
@@ -144,7 +146,12 @@ class Supervisor:
             sys.stdout.flush()
 
     def start(self, name: str, argv: list[str]) -> None:
-        colour = COLOURS[len(self.children) % len(COLOURS)]
+        colour = COLOURS[len(self.argv) % len(COLOURS)]
+        self.argv[name] = (argv, colour)
+        self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        argv, colour = self.argv[name]
         proc = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -154,7 +161,7 @@ class Supervisor:
             start_new_session=True,
         )
         threading.Thread(target=self.pump, args=(name, colour, proc.stdout), daemon=True).start()
-        self.children.append((name, proc))
+        self.children = [(n, p) for n, p in self.children if n != name] + [(name, proc)]
 
     def stop_all(self) -> None:
         if self.stopping.is_set():
@@ -182,12 +189,24 @@ class Supervisor:
         say("stopped")
 
     def watch(self) -> int:
+        """Restart a process that dies (a database or Redis blip must not take the system
+        down), unless it keeps dying: five deaths within a minute stop everything."""
         while not self.stopping.is_set():
-            for name, proc in self.children:
-                if proc.poll() is not None:
-                    say(f"{name} exited with code {proc.returncode}; stopping everything")
+            for name, proc in list(self.children):
+                if proc.poll() is None or self.stopping.is_set():
+                    continue
+                now = time.monotonic()
+                recent = [t for t in self.restarts.get(name, []) if now - t < 60] + [now]
+                self.restarts[name] = recent
+                if len(recent) > 5:
+                    say(f"{name} keeps exiting (code {proc.returncode}); stopping everything")
                     self.stop_all()
                     return proc.returncode or 1
+                delay = min(2 ** (len(recent) - 1), 10)
+                say(f"{name} exited with code {proc.returncode}; restarting in {delay}s")
+                time.sleep(delay)
+                if not self.stopping.is_set():
+                    self._spawn(name)
             time.sleep(0.3)
         return 0
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from strategies import services
 
 
-@shared_task(name="strategies.process_signal", acks_late=True, ignore_result=True)
+@shared_task(
+    name="strategies.process_signal",
+    acks_late=True,
+    ignore_result=True,
+    # The database briefly unreachable: try again shortly (the sweeper is the last resort).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=8,
+)
 def process_signal(signal_id: int) -> str:
     """Filters, symbol, hand-off. Idempotent: a conditional UPDATE of the status claims the
     signal, so a redelivered or re-enqueued message does nothing the second time."""

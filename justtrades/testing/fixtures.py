@@ -57,6 +57,7 @@ def child_env(**extra: str) -> dict[str, str]:
         JT_TESTING="1",
         PYTHONUNBUFFERED="1",
     )
+    env.pop("JT_DB_POOL", None)  # set by asgi.py for web processes only
     env.update(extra)
     return env
 
@@ -181,6 +182,11 @@ class AsgiServer:
         from django.db import connections
 
         SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+        # Each HTTP request ran in a thread of its own (ThreadSensitiveContext) that kept its
+        # connection open (CONN_MAX_AGE): collecting them closes those sessions.
+        import gc
+
+        gc.collect()
 
 
 @pytest.fixture
