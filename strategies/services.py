@@ -245,10 +245,18 @@ def _ip_allowed(source_ip: str | None) -> bool:
     return False
 
 
-def _redis():
-    from django.core.cache import cache
+_redis_client = None
 
-    return cache._cache.get_client(write=True)
+
+def _redis():
+    """One client per process over the cache's connection pool (building a client per call
+    costs more than the round trip itself)."""
+    global _redis_client
+    if _redis_client is None:
+        from django.core.cache import cache
+
+        _redis_client = cache._cache.get_client(write=True)
+    return _redis_client
 
 
 def _rate_limited(strategy_id: int) -> bool:
@@ -261,10 +269,10 @@ def _rate_limited(strategy_id: int) -> bool:
         f"{settings.CACHES['default'].get('KEY_PREFIX', 'jt')}:webhook-rate:{strategy_id}:{window}"
     )
     try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count = pipe.execute()[0]
+        client = _redis()
+        count = client.incr(key)
+        if count == 1:  # the window's first alert sets its expiry: one round trip otherwise
+            client.expire(key, 120)
     except Exception:  # noqa: BLE001 - a Redis outage must not lose alerts
         logger.warning("webhook rate limit unavailable (Redis down?)", exc_info=True)
         return False
