@@ -278,6 +278,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per shared choice set, so the schema (and check --deploy) stays unambiguous.
+    "ENUM_NAME_OVERRIDES": {
+        "ExitUnitEnum": "strategies.models.ExitUnit",
+        "StrategyLogKindEnum": "recorder.models.StrategyLog.Kind",
+        "BrokerConnectionKindEnum": "accounts.models.BrokerConnection.Kind",
+    },
 }
 
 # --- Brokers -----------------------------------------------------------------------------

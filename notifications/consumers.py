@@ -1,4 +1,9 @@
-"""The one WebSocket of the web app: `/ws/live/`, for logged-in users only."""
+"""The one WebSocket of the web app: `/ws/live/`, for logged-in users only.
+
+The Origin is checked before this consumer runs (AllowedHostsOriginValidator in asgi.py), the
+session user here. Each socket joins its user's group `user.<id>` and forwards the events
+`notifications.realtime.publish` sends there; the page only listens (and pings).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications.realtime import user_group
 
+# Closing with an application code needs an accepted socket: a refused handshake reaches the
+# page as a bare 1006, which it cannot tell from a network failure and would retry forever.
+NOT_LOGGED_IN = 4401
+
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.accept()
+            await self.close(code=NOT_LOGGED_IN)
             return
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -144,6 +144,7 @@ class StrategyListCreateApi(GenericAPIView):
     def get_queryset(self):
         return selectors.strategy_list(user=self.request.user)
 
+    @extend_schema(operation_id="strategies_list", responses=StrategyOutputSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(StrategyOutputSerializer(page, many=True).data)

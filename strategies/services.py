@@ -677,8 +677,9 @@ def _process(signal: Signal, strategy: Strategy, now: datetime) -> str:
     from traders.services import traders_execute_signal
 
     signal.save(update_fields=["contract", "target_position", "opens", "symbol"])
-    recorder_record_signal(signal=signal)
+    # Money first: the traders' orders are queued before the paper bookkeeping runs.
     traders_execute_signal(signal=signal)
+    recorder_record_signal(signal=signal)
     message = (
         f"{intent.describe()} → {contract.name}, strategy position {current:+d} → {plan.target:+d}"
     )

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,55 +14,112 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='NotificationPreference',
+            name="NotificationPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discord_enabled', models.BooleanField(default=True)),
-                ('push_enabled', models.BooleanField(default=False)),
-                ('notify_position_opened', models.BooleanField(default=True)),
-                ('notify_position_closed', models.BooleanField(default=True)),
-                ('notify_target_hit', models.BooleanField(default=True)),
-                ('notify_stop_hit', models.BooleanField(default=True)),
-                ('notify_order_failed', models.BooleanField(default=True)),
-                ('notify_loss_limit', models.BooleanField(default=True)),
-                ('notify_drift', models.BooleanField(default=True)),
-                ('notify_daily_summary', models.BooleanField(default=True)),
-                ('daily_summary_time', models.TimeField(default='17:00')),
-                ('discord_dm_channel_id', models.CharField(blank=True, default='', max_length=32)),
-                ('discord_error', models.CharField(blank=True, default='', max_length=200)),
-                ('last_summary_date', models.DateField(blank=True, null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("discord_enabled", models.BooleanField(default=True)),
+                ("push_enabled", models.BooleanField(default=False)),
+                ("notify_position_opened", models.BooleanField(default=True)),
+                ("notify_position_closed", models.BooleanField(default=True)),
+                ("notify_target_hit", models.BooleanField(default=True)),
+                ("notify_stop_hit", models.BooleanField(default=True)),
+                ("notify_order_failed", models.BooleanField(default=True)),
+                ("notify_loss_limit", models.BooleanField(default=True)),
+                ("notify_drift", models.BooleanField(default=True)),
+                ("notify_daily_summary", models.BooleanField(default=True)),
+                ("daily_summary_time", models.TimeField(default="17:00")),
+                ("discord_dm_channel_id", models.CharField(blank=True, default="", max_length=32)),
+                ("discord_error", models.CharField(blank=True, default="", max_length=200)),
+                ("last_summary_date", models.DateField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_preference",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PushSubscription',
+            name="PushSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('endpoint', models.URLField(max_length=500, unique=True)),
-                ('p256dh', models.CharField(max_length=200)),
-                ('auth', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_subscriptions', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("endpoint", models.URLField(max_length=500, unique=True)),
+                ("p256dh", models.CharField(max_length=200)),
+                ("auth", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="push_subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('discord', 'Discord DM'), ('push', 'Browser push')], max_length=10)),
-                ('kind', models.CharField(max_length=30)),
-                ('dedupe_key', models.CharField(max_length=128)),
-                ('payload', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("discord", "Discord DM"), ("push", "Browser push")], max_length=10
+                    ),
+                ),
+                ("kind", models.CharField(max_length=30)),
+                ("dedupe_key", models.CharField(max_length=128)),
+                ("payload", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'channel', 'dedupe_key'), name='unique_notification')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "channel", "dedupe_key"), name="unique_notification"
+                    )
+                ],
             },
         ),
     ]
