@@ -12,6 +12,15 @@ test:
 setup:
 	@scripts/bootstrap.sh
 
+# W1–W5 against the whole system on PostgreSQL + Redis; writes bench/RESULTS.md.
+bench:
+	@scripts/bootstrap.sh
+	.venv/bin/python bench/run_all.py
+
+# The long proof suites (faults, browser, fuzzing) that do not fit in `make test`.
+e2e:
+	@JT_E2E=1 scripts/test.sh e2e
+
 lint:
 	@scripts/bootstrap.sh
 	.venv/bin/ruff check .

@@ -1,0 +1,171 @@
+"""A trader's first session, in a real Chromium against the real system.
+
+Sign up → the Paper account is there → create a strategy → copy its webhook URL → an alert is
+posted to it (as TradingView would) → the recorder's position and the trader's fill appear live
+→ Flatten All in the control center → the dashboard shows the closed trade.
+
+Screenshots of every step are kept under test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is absent: `apt-get install -y chromium` to run the browser tests",
+    ),
+]
+
+
+@pytest.fixture
+def browser_stack(paper_auto_provision, stack):
+    from e2e.conftest import start_process, stop_process
+
+    # New connections are picked up by the stream within a second here (15 s in production).
+    stop_process(stack.stream)
+    stack.stream = start_process(
+        ["manage.py", "broker_stream", "--refresh", "1"],
+        Path(stack.worker.log_path).parent / "stream-fast.log",
+        **stack.sim.env(),
+        PUBLIC_BASE_URL=stack.url,
+    )
+    requests.post(
+        f"{stack.sim.root_url}/sim/price", json={"symbol": "MNQ1!", "price": 21000}, timeout=5
+    ).raise_for_status()
+    return stack
+
+
+@pytest.fixture
+def page(browser_stack):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(15_000)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.errors = errors
+        yield pg
+        context.close()
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
+    from playwright.sync_api import expect
+
+    base = browser_stack.url
+    # 1. Sign up.
+    page.goto(f"{base}/accounts/signup/")
+    page.fill("input[name=email]", "carol@example.com")
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password1]", "a-long-Passphrase-42")
+    page.fill("input[name=password2]", "a-long-Passphrase-42")
+    shot(page, "01-signup")
+    page.locator("form [type=submit]").last.click()
+    page.wait_for_url(re.compile(r"^(?!.*signup).*$"))
+    shot(page, "02-after-signup")
+
+    # 2. The Paper account is there, funded.
+    page.goto(f"{base}/broker-accounts/")
+    expect(page.locator("body")).to_contain_text("Paper")
+    expect(page.locator("body")).to_contain_text(re.compile(r"PAPER\d+"))
+    shot(page, "03-paper-account")
+
+    # 3. Create a strategy.
+    page.goto(f"{base}/strategies/new/")
+    page.fill("input[name=name]", "Opening range")
+    page.locator("form [type=submit]").last.click()
+    webhook = page.locator("#webhook-url")
+    expect(webhook).to_be_visible()
+    url = webhook.input_value()
+    assert url.startswith(f"{base}/webhooks/"), url
+    shot(page, "04-strategy-webhook")
+
+    # 4. Link it to the Paper account and switch the trader on.
+    page.goto(f"{base}/traders/new/")
+    page.select_option("select[name=strategy]", label="Opening range")
+    account_select = page.locator("select[name=broker_account]")
+    paper_option = account_select.locator("option", has_text="PAPER").first
+    account_select.select_option(paper_option.get_attribute("value"))
+    enabled = page.locator("input[name=enabled]")
+    if not enabled.is_checked():
+        enabled.check()
+    page.locator("form [type=submit]").last.click()
+    expect(page.locator("body")).to_contain_text("Opening range")
+    shot(page, "05-trader")
+
+    # 5. The recorder page and the control center are open when the alert arrives.
+    recorder_page = page.context.new_page()
+    page.goto(f"{base}/recorders/")
+    page.locator("a", has_text="Opening range").first.click()
+    recorder_page.goto(page.url)
+    page.goto(f"{base}/control-center/")
+    expect(page.locator("#cc-positions")).not_to_contain_text("Loading")
+    recorder_page.wait_for_timeout(1000)  # both sockets joined
+
+    response = requests.post(
+        url,
+        data=json.dumps({"ticker": "MNQ1!", "action": "buy", "quantity": 1, "price": 21000}),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+
+    # 6. Live, without a reload: the trader's fill and position, and the recorder's position.
+    expect(page.locator("#cc-positions")).to_contain_text("MNQ", timeout=20_000)
+    expect(page.locator("#cc-log")).to_contain_text(re.compile(r"Buy 1 MNQ|Filled|fill", re.I))
+    expect(page.locator("#cc-traders")).to_contain_text("+1")
+    expect(page.locator("#cc-positions")).not_to_contain_text("NaN")
+    shot(page, "06-control-center-live-fill")
+    expect(recorder_page.locator("#positions")).to_contain_text("MNQ", timeout=20_000)
+    recorder_page.screenshot(path=str(ARTIFACTS / "07-recorder-live-position.png"), full_page=True)
+
+    # 7. Flatten All (the browser's confirmation dialog is accepted).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#flatten-all")
+    expect(page.locator("#cc-positions")).not_to_contain_text(
+        re.compile(r"MNQ\w*\s+[-+]?[1-9]"), timeout=20_000
+    )
+    shot(page, "08-flattened")
+
+    expect(page.locator("#cc-traders")).not_to_contain_text("+1")
+
+    # 8. The dashboard shows the closed trade of the account (the "Live" side: broker fills).
+    page.goto(f"{base}/")
+    page.get_by_role("button", name="Live", exact=True).click()
+    history = page.locator("section, div.card").filter(has_text="Trade history").last
+    expect(history).to_contain_text("MNQ", timeout=20_000)
+    expect(history).not_to_contain_text("No trades match")
+    shot(page, "09-dashboard-closed-trade")
+    assert not page.errors, page.errors
