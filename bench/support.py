@@ -212,10 +212,9 @@ def system_kwargs(**overrides) -> dict:
         "sim_port": int(env.get("BENCH_SIM_PORT", 8865)),
         "database": env.get("BENCH_DATABASE", "justtrades_bench"),
         "redis_db": int(env.get("BENCH_REDIS_DB", 14)),
-        # Django keeps a persistent connection per thread, and under ASGI every request runs in
-        # a thread of its own: with CONN_MAX_AGE > 0 the web processes exhaust PostgreSQL's
-        # max_connections within seconds of load ("too many clients"). Close after each request.
-        "extra_env": {"DB_CONN_MAX_AGE": env.get("BENCH_DB_CONN_MAX_AGE", "0")},
+        # The web processes use a connection pool (settings.DB_POOL); the single-threaded
+        # worker and stream processes keep persistent connections, as in production.
+        "extra_env": {"DB_CONN_MAX_AGE": env.get("BENCH_DB_CONN_MAX_AGE", "60")},
     }
     kwargs.update(overrides)
     return kwargs

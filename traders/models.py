@@ -72,12 +72,12 @@ class Trader(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.strategy} → {self.broker_account}"
+
     @property
     def today_pnl(self):
         return self.realized_pnl_today + self.open_pnl
-
-    def __str__(self) -> str:
-        return f"{self.strategy} → {self.broker_account}"
 
 
 class Order(models.Model):
@@ -159,6 +159,9 @@ class Fill(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} {self.symbol} @ {self.price}"
+
 
 class Position(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
@@ -180,3 +183,6 @@ class Position(models.Model):
                 fields=["broker_account", "symbol"], name="unique_position_per_account"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.net_pos:+d}"

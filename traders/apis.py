@@ -1,0 +1,493 @@
+"""Traders and Control Center API: validate, call a service or selector, serialize."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from justtrades.api import ApplicationError, StandardPagination
+from traders import execution, selectors, services
+from traders.risk import trading_day
+
+# --- serializers -----------------------------------------------------------------------------------
+
+
+class _Ref(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class _AccountRef(_Ref):
+    external_id = serializers.IntegerField()
+
+
+class TraderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    strategy = _Ref()
+    broker_account = _AccountRef()
+    enabled = serializers.BooleanField()
+    active = serializers.BooleanField(help_text="enabled and not disabled for the day")
+    multiplier = serializers.IntegerField()
+    max_contracts = serializers.IntegerField()
+    daily_loss_limit = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    daily_profit_target = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    take_profit_override = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    take_profit_override_unit = serializers.CharField()
+    stop_loss_override = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
+    stop_loss_override_unit = serializers.CharField()
+    session_start = serializers.TimeField(allow_null=True)
+    session_end = serializers.TimeField(allow_null=True)
+    session_timezone = serializers.CharField()
+    session_days = serializers.ListField(child=serializers.IntegerField())
+    disabled_until = serializers.DateField(allow_null=True)
+    disabled_reason = serializers.CharField()
+    drift = serializers.BooleanField()
+    drift_message = serializers.CharField()
+    positions = serializers.DictField(child=serializers.IntegerField())
+    open_pnl = serializers.DecimalField(max_digits=16, decimal_places=2)
+    realized_pnl_today = serializers.DecimalField(max_digits=16, decimal_places=2)
+    today_pnl = serializers.DecimalField(max_digits=16, decimal_places=2)
+    last_signal_id = serializers.IntegerField(allow_null=True)
+    last_signal_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        return super().to_representation(services.trader_payload(instance))
+
+
+_UNITS = services.EXIT_UNIT_CHOICES
+
+
+class TraderInputSerializer(serializers.Serializer):
+    strategy_id = serializers.IntegerField()
+    broker_account_id = serializers.IntegerField()
+    enabled = serializers.BooleanField(required=False)
+    multiplier = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    max_contracts = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
+    daily_loss_limit = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=Decimal("0.01")
+    )
+    daily_profit_target = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=Decimal("0.01")
+    )
+    take_profit_override = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.0001"),
+    )
+    take_profit_override_unit = serializers.ChoiceField(choices=_UNITS, required=False)
+    stop_loss_override = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.0001"),
+    )
+    stop_loss_override_unit = serializers.ChoiceField(choices=_UNITS, required=False)
+    session_start = serializers.TimeField(required=False, allow_null=True)
+    session_end = serializers.TimeField(required=False, allow_null=True)
+    session_timezone = serializers.CharField(required=False, max_length=64)
+    session_days = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7
+    )
+
+
+class TraderUpdateSerializer(TraderInputSerializer):
+    strategy_id = serializers.IntegerField(required=False)
+    broker_account_id = serializers.IntegerField(required=False)
+
+
+def _trader_fields(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in ("strategy_id", "broker_account_id")}
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    trader_id = serializers.IntegerField(allow_null=True)
+    broker_account_id = serializers.IntegerField()
+    account = serializers.CharField(source="broker_account.name")
+    signal_id = serializers.IntegerField(allow_null=True)
+    cl_ord_id = serializers.CharField(allow_null=True)
+    broker_order_id = serializers.IntegerField(allow_null=True)
+    role = serializers.CharField()
+    action = serializers.CharField()
+    symbol = serializers.CharField()
+    quantity = serializers.IntegerField()
+    order_type = serializers.CharField()
+    price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    stop_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    status = serializers.CharField()
+    filled_qty = serializers.IntegerField()
+    avg_fill_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    reject_reason = serializers.CharField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+
+
+class FillOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_id = serializers.IntegerField(allow_null=True)
+    trader_id = serializers.IntegerField(allow_null=True)
+    broker_account_id = serializers.IntegerField()
+    account = serializers.CharField(source="broker_account.name")
+    action = serializers.CharField()
+    symbol = serializers.CharField()
+    quantity = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=16, decimal_places=6)
+    timestamp = serializers.DateTimeField()
+
+
+class PositionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    broker_account_id = serializers.IntegerField()
+    account = serializers.CharField(source="broker_account.name")
+    symbol = serializers.CharField()
+    net_pos = serializers.IntegerField()
+    net_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    open_pnl = serializers.DecimalField(max_digits=16, decimal_places=2)
+    updated_at = serializers.DateTimeField()
+
+
+class LogOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    strategy_id = serializers.IntegerField(allow_null=True)
+    strategy = serializers.CharField(source="strategy.name", allow_null=True, default=None)
+    trader_id = serializers.IntegerField(allow_null=True)
+    account = serializers.SerializerMethodField()
+    signal_id = serializers.IntegerField(allow_null=True)
+    data = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+    def get_account(self, obj) -> str | None:
+        return obj.trader.broker_account.name if obj.trader_id else None
+
+
+def _paginate(view: APIView, request, queryset, serializer_class):
+    paginator = StandardPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+# --- traders ---------------------------------------------------------------------------------------
+
+
+class TraderListApi(APIView):
+    @extend_schema(responses=TraderOutputSerializer(many=True))
+    def get(self, request):
+        return _paginate(
+            self, request, selectors.trader_list(user=request.user), TraderOutputSerializer
+        )
+
+    @extend_schema(request=TraderInputSerializer, responses={201: TraderOutputSerializer})
+    def post(self, request):
+        s = TraderInputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        trader = services.trader_create(
+            user=request.user,
+            strategy=selectors.strategy_get(
+                user=request.user, strategy_id=s.validated_data["strategy_id"]
+            ),
+            broker_account=selectors.broker_account_get(
+                user=request.user, account_id=s.validated_data["broker_account_id"]
+            ),
+            **_trader_fields(s.validated_data),
+        )
+        trader = selectors.trader_get(user=request.user, trader_id=trader.pk)
+        return Response(TraderOutputSerializer(trader).data, status=status.HTTP_201_CREATED)
+
+
+class TraderDetailApi(APIView):
+    @extend_schema(responses=TraderOutputSerializer)
+    def get(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        return Response(TraderOutputSerializer(trader).data)
+
+    @extend_schema(request=TraderUpdateSerializer, responses=TraderOutputSerializer)
+    def put(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        s = TraderUpdateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
+        strategy = account = None
+        if "strategy_id" in data:
+            strategy = selectors.strategy_get(user=request.user, strategy_id=data["strategy_id"])
+        if "broker_account_id" in data:
+            account = selectors.broker_account_get(
+                user=request.user, account_id=data["broker_account_id"]
+            )
+        services.trader_update(
+            trader=trader, strategy=strategy, broker_account=account, **_trader_fields(data)
+        )
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        return Response(TraderOutputSerializer(trader).data)
+
+    @extend_schema(request=TraderUpdateSerializer, responses=TraderOutputSerializer)
+    def patch(self, request, trader_id: int):
+        return self.put(request, trader_id)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        services.trader_delete(trader=trader)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ToggleInputSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class TraderToggleApi(APIView):
+    @extend_schema(request=ToggleInputSerializer, responses=TraderOutputSerializer)
+    def post(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        s = ToggleInputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        trader = services.trader_toggle(trader=trader, enabled=s.validated_data["enabled"])
+        return Response(TraderOutputSerializer(trader).data)
+
+
+class TraderAcceptPositionApi(APIView):
+    """Clear a drift by taking the broker's position as the trader's."""
+
+    @extend_schema(request=None, responses=TraderOutputSerializer)
+    def post(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        try:
+            trader = services.trader_accept_broker_position(trader=trader)
+        except execution.BrokerError as exc:
+            raise ApplicationError(f"The broker did not answer: {exc}", status_code=502) from exc
+        return Response(TraderOutputSerializer(trader).data)
+
+
+# --- control center ----------------------------------------------------------------------------------
+
+
+class ControlCenterApi(APIView):
+    """Everything the control center draws: traders with live P&L, open positions, totals."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ControlCenter",
+            {
+                "trading_day": serializers.DateField(),
+                "traders": TraderOutputSerializer(many=True),
+                "positions": PositionOutputSerializer(many=True),
+                "totals": inline_serializer(
+                    "ControlCenterTotals",
+                    {
+                        "open_pnl": serializers.DecimalField(max_digits=16, decimal_places=2),
+                        "today_pnl": serializers.DecimalField(max_digits=16, decimal_places=2),
+                        "enabled_traders": serializers.IntegerField(),
+                        "drifting_traders": serializers.IntegerField(),
+                    },
+                ),
+            },
+        )
+    )
+    def get(self, request):
+        traders = list(selectors.trader_list(user=request.user))
+        trader_data = TraderOutputSerializer(traders, many=True).data
+        positions = selectors.position_list(user=request.user, open_only=True)
+        seen_accounts: set[int] = set()
+        open_total = today_total = Decimal(0)
+        for row in trader_data:
+            # P&L is per broker account: count each account once.
+            account_id = row["broker_account"]["id"]
+            if account_id in seen_accounts:
+                continue
+            seen_accounts.add(account_id)
+            open_total += Decimal(row["open_pnl"])
+            today_total += Decimal(row["today_pnl"])
+        return Response(
+            {
+                "trading_day": trading_day(timezone.now()),
+                "traders": trader_data,
+                "positions": PositionOutputSerializer(positions, many=True).data,
+                "totals": {
+                    "open_pnl": f"{open_total:.2f}",
+                    "today_pnl": f"{today_total:.2f}",
+                    "enabled_traders": sum(1 for t in traders if t.enabled),
+                    "drifting_traders": sum(1 for t in traders if t.drift),
+                },
+            }
+        )
+
+
+class ManualTradeInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["buy", "sell", "close"])
+    quantity = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=1)
+    strategy_id = serializers.IntegerField(required=False, allow_null=True)
+    symbol = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    broker_account_id = serializers.IntegerField(required=False, allow_null=True)
+    request_id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{6,40}$",
+        required=False,
+        help_text="a fresh id per button press (idempotency)",
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("strategy_id") and not (
+            attrs.get("symbol") and attrs.get("broker_account_id")
+        ):
+            raise serializers.ValidationError("Choose a strategy, or a ticker and an account.")
+        return attrs
+
+
+class ManualTradeApi(APIView):
+    @extend_schema(
+        request=ManualTradeInputSerializer,
+        responses=inline_serializer(
+            "ManualTradeResult", {"results": serializers.ListField(child=serializers.DictField())}
+        ),
+    )
+    def post(self, request):
+        s = ManualTradeInputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
+        strategy = account = None
+        if data.get("strategy_id"):
+            strategy = selectors.strategy_get(user=request.user, strategy_id=data["strategy_id"])
+        else:
+            account = selectors.broker_account_get(
+                user=request.user, account_id=data["broker_account_id"]
+            )
+        result = execution.manual_trade(
+            user=request.user,
+            action=data["action"],
+            quantity=data.get("quantity") or 1,
+            strategy=strategy,
+            symbol=data.get("symbol"),
+            broker_account=account,
+            request_id=data.get("request_id"),
+        )
+        return Response(result)
+
+
+class TraderCloseApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "TraderCloseResult",
+            {
+                "closed": serializers.ListField(child=serializers.CharField()),
+                "trader": TraderOutputSerializer(),
+            },
+        ),
+    )
+    def post(self, request, trader_id: int):
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        closed = execution.trader_close(trader=trader)
+        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+        return Response({"closed": closed, "trader": TraderOutputSerializer(trader).data})
+
+
+class FlattenAllInputSerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(help_text="must be true: this closes every position")
+    disable_traders = serializers.BooleanField(required=False, default=False)
+
+
+class FlattenAllApi(APIView):
+    @extend_schema(
+        request=FlattenAllInputSerializer,
+        responses=inline_serializer(
+            "FlattenAllResult",
+            {
+                "flattened": serializers.ListField(child=serializers.DictField()),
+                "errors": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
+    def post(self, request):
+        s = FlattenAllInputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        if not s.validated_data["confirm"]:
+            raise ApplicationError("Confirm Flatten All: send confirm=true.")
+        result = execution.flatten_all(
+            user=request.user, disable_traders=s.validated_data["disable_traders"]
+        )
+        return Response(result, status=status.HTTP_200_OK if not result["errors"] else 207)
+
+
+class LogFilterSerializer(serializers.Serializer):
+    strategy = serializers.IntegerField(required=False)
+    account = serializers.IntegerField(required=False)
+    trader = serializers.IntegerField(required=False)
+    kind = serializers.CharField(required=False, max_length=10)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+class LogListApi(APIView):
+    @extend_schema(parameters=[LogFilterSerializer], responses=LogOutputSerializer(many=True))
+    def get(self, request):
+        f = LogFilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        d = f.validated_data
+        try:
+            tz = ZoneInfo(request.user.timezone or "UTC")
+        except Exception:  # noqa: BLE001
+            tz = ZoneInfo("UTC")
+        qs = selectors.log_list(
+            user=request.user,
+            strategy_id=d.get("strategy"),
+            account_id=d.get("account"),
+            trader_id=d.get("trader"),
+            kind=d.get("kind"),
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
+            tz=tz,
+        )
+        return _paginate(self, request, qs, LogOutputSerializer)
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    trader = serializers.IntegerField(required=False)
+    account = serializers.IntegerField(required=False)
+    status = serializers.CharField(required=False, max_length=20)
+
+
+class OrderListApi(APIView):
+    @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
+    def get(self, request):
+        f = OrderFilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        d = f.validated_data
+        qs = selectors.order_list(
+            user=request.user,
+            trader_id=d.get("trader"),
+            account_id=d.get("account"),
+            status=d.get("status"),
+        )
+        return _paginate(self, request, qs, OrderOutputSerializer)
+
+
+class FillListApi(APIView):
+    @extend_schema(parameters=[OrderFilterSerializer], responses=FillOutputSerializer(many=True))
+    def get(self, request):
+        f = OrderFilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        d = f.validated_data
+        qs = selectors.fill_list(
+            user=request.user, trader_id=d.get("trader"), account_id=d.get("account")
+        )
+        return _paginate(self, request, qs, FillOutputSerializer)
+
+
+class PositionListApi(APIView):
+    @extend_schema(responses=PositionOutputSerializer(many=True))
+    def get(self, request):
+        return _paginate(
+            self, request, selectors.position_list(user=request.user), PositionOutputSerializer
+        )
