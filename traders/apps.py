@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class TradersConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'traders'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "traders"

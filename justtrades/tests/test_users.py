@@ -135,7 +135,9 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(client, mailoutb
     link = re.search(r"https?://[^/]+(/accounts/password/reset/key/\S+)", mailoutbox[0].body)
     assert link, mailoutbox[0].body
     form_page = client.get(link.group(1), follow=True)
-    set_password_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
+    set_password_url = (
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
+    )
     response = client.post(
         set_password_url, {"password1": "Fresh-passphrase-42", "password2": "Fresh-passphrase-42"}
     )

@@ -6,106 +6,250 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('strategies', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("strategies", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Trader',
+            name="Trader",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=False)),
-                ('multiplier', models.PositiveIntegerField(default=1)),
-                ('max_contracts', models.PositiveIntegerField(default=10)),
-                ('daily_loss_limit', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('daily_profit_target', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('take_profit_override', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('stop_loss_override', models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True)),
-                ('disabled_until', models.DateField(blank=True, null=True)),
-                ('disabled_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('drift', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('broker_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traders', to='accounts.brokeraccount')),
-                ('strategy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traders', to='strategies.strategy')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=False)),
+                ("multiplier", models.PositiveIntegerField(default=1)),
+                ("max_contracts", models.PositiveIntegerField(default=10)),
+                (
+                    "daily_loss_limit",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                (
+                    "daily_profit_target",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                (
+                    "take_profit_override",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                (
+                    "stop_loss_override",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=12, null=True),
+                ),
+                ("disabled_until", models.DateField(blank=True, null=True)),
+                ("disabled_reason", models.CharField(blank=True, default="", max_length=200)),
+                ("drift", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "broker_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="traders",
+                        to="accounts.brokeraccount",
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="traders",
+                        to="strategies.strategy",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="traders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cl_ord_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('broker_order_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('role', models.CharField(choices=[('entry', 'Entry'), ('exit', 'Exit'), ('take_profit', 'Take profit'), ('stop_loss', 'Stop loss'), ('flatten', 'Flatten'), ('manual', 'Manual')], default='entry', max_length=12)),
-                ('action', models.CharField(max_length=4)),
-                ('symbol', models.CharField(max_length=40)),
-                ('quantity', models.PositiveIntegerField()),
-                ('order_type', models.CharField(default='Market', max_length=20)),
-                ('price', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ('stop_price', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ('status', models.CharField(default='PendingNew', max_length=20)),
-                ('reject_reason', models.CharField(blank=True, default='', max_length=60)),
-                ('text', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('broker_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='accounts.brokeraccount')),
-                ('signal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='strategies.signal')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-                ('trader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='orders', to='traders.trader')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cl_ord_id", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                ("broker_order_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("entry", "Entry"),
+                            ("exit", "Exit"),
+                            ("take_profit", "Take profit"),
+                            ("stop_loss", "Stop loss"),
+                            ("flatten", "Flatten"),
+                            ("manual", "Manual"),
+                        ],
+                        default="entry",
+                        max_length=12,
+                    ),
+                ),
+                ("action", models.CharField(max_length=4)),
+                ("symbol", models.CharField(max_length=40)),
+                ("quantity", models.PositiveIntegerField()),
+                ("order_type", models.CharField(default="Market", max_length=20)),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True),
+                ),
+                (
+                    "stop_price",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True),
+                ),
+                ("status", models.CharField(default="PendingNew", max_length=20)),
+                ("reject_reason", models.CharField(blank=True, default="", max_length=60)),
+                ("text", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "broker_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="orders",
+                        to="accounts.brokeraccount",
+                    ),
+                ),
+                (
+                    "signal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="strategies.signal",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "trader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="orders",
+                        to="traders.trader",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Fill',
+            name="Fill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('broker_fill_id', models.BigIntegerField()),
-                ('action', models.CharField(max_length=4)),
-                ('symbol', models.CharField(max_length=40)),
-                ('quantity', models.PositiveIntegerField()),
-                ('price', models.DecimalField(decimal_places=6, max_digits=16)),
-                ('timestamp', models.DateTimeField(db_index=True)),
-                ('broker_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='accounts.brokeraccount')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='traders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("broker_fill_id", models.BigIntegerField()),
+                ("action", models.CharField(max_length=4)),
+                ("symbol", models.CharField(max_length=40)),
+                ("quantity", models.PositiveIntegerField()),
+                ("price", models.DecimalField(decimal_places=6, max_digits=16)),
+                ("timestamp", models.DateTimeField(db_index=True)),
+                (
+                    "broker_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="accounts.brokeraccount"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="traders.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-timestamp', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('broker_account', 'broker_fill_id'), name='unique_broker_fill')],
+                "ordering": ["-timestamp", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("broker_account", "broker_fill_id"), name="unique_broker_fill"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Position',
+            name="Position",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(max_length=40)),
-                ('net_pos', models.IntegerField(default=0)),
-                ('net_price', models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True)),
-                ('open_pnl', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('realized_pnl', models.DecimalField(decimal_places=2, default=0, max_digits=16)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('broker_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='accounts.brokeraccount')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("symbol", models.CharField(max_length=40)),
+                ("net_pos", models.IntegerField(default=0)),
+                (
+                    "net_price",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=16, null=True),
+                ),
+                ("open_pnl", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("realized_pnl", models.DecimalField(decimal_places=2, default=0, max_digits=16)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "broker_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="positions",
+                        to="accounts.brokeraccount",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['symbol'],
-                'constraints': [models.UniqueConstraint(fields=('broker_account', 'symbol'), name='unique_position_per_account')],
+                "ordering": ["symbol"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("broker_account", "symbol"), name="unique_position_per_account"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='trader',
-            constraint=models.UniqueConstraint(fields=('strategy', 'broker_account'), name='unique_trader_per_account'),
+            model_name="trader",
+            constraint=models.UniqueConstraint(
+                fields=("strategy", "broker_account"), name="unique_trader_per_account"
+            ),
         ),
     ]
