@@ -64,6 +64,8 @@ def worth_evaluating(event_type: str, data: dict[str, Any]) -> bool:
         return (not status) or status in FAILED_ORDER_STATUSES or bool(data.get("reject_reason"))
     if event_type == "log":
         kind = str(data.get("kind") or "").lower()
+        if kind in PAPER_KINDS and data.get("trader_id"):
+            return False  # a trader's entries and exits are told from its fills instead
         return (not kind) or kind in LOG_KINDS
     if event_type == "trader":
         keys = {"drift", "disabled_until", "disabled_reason"}
