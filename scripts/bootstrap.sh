@@ -11,8 +11,9 @@ stamp=.venv/.requirements.sha
 want=$(cat requirements.txt package.json 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python requirements"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  # (grep drops the noise of index locations this machine's pip config may name but lack)
+  .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
+  .venv/bin/python -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
   if [ -f package.json ] && command -v npm >/dev/null 2>&1; then
     echo "==> installing front-end packages"
     npm install --silent --no-audit --no-fund >/dev/null
