@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 
 from django.http import Http404, StreamingHttpResponse
@@ -44,6 +45,10 @@ class FiltersInput(SourceInput):
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
+        # Days become [local midnight, next local midnight): keep both ends representable.
+        for name, day in (("start", start), ("end", end)):
+            if day is not None and not (date.min < day < date.max):
+                raise serializers.ValidationError({name: "Choose a real trading day."})
         if start and end and start > end:
             raise serializers.ValidationError({"end": "The end date is before the start date."})
         return attrs

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -21,6 +22,21 @@ class ApplicationError(Exception):
         self.extra = extra or {}
         if status_code is not None:
             self.status_code = status_code
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "example": "17:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day ("17:00") read in a named zone, so it carries no UTC offset.
+
+    OpenAPI's `format: time` is RFC 3339's full-time, which requires an offset: the schema
+    shows the HH:MM[:SS] that is really sent and accepted instead.
+    """
 
 
 class StandardPagination(PageNumberPagination):

@@ -8,6 +8,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from justtrades.api import LocalTimeField
 from strategies import selectors, services
 from strategies.messages import alert_messages
 from strategies.models import ExitUnit, Signal, Strategy
@@ -38,8 +39,8 @@ class StrategyInputSerializer(serializers.Serializer):
         max_digits=12, decimal_places=4, min_value=0, required=False, allow_null=True
     )
     break_even_unit = serializers.ChoiceField(choices=ExitUnit.choices, required=False)
-    session_start = serializers.TimeField(required=False, allow_null=True)
-    session_end = serializers.TimeField(required=False, allow_null=True)
+    session_start = LocalTimeField(required=False, allow_null=True)
+    session_end = LocalTimeField(required=False, allow_null=True)
     session_timezone = serializers.CharField(max_length=64, required=False)
     session_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7
@@ -51,7 +52,7 @@ class StrategyInputSerializer(serializers.Serializer):
     cooldown_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
     entry_delay_seconds = serializers.IntegerField(min_value=0, max_value=3_600, required=False)
     ignore_same_side = serializers.BooleanField(required=False)
-    auto_flatten_time = serializers.TimeField(required=False, allow_null=True)
+    auto_flatten_time = LocalTimeField(required=False, allow_null=True)
     enabled = serializers.BooleanField(required=False)
 
 
@@ -59,6 +60,9 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
     webhook_url = serializers.SerializerMethodField()
     alert_messages = serializers.SerializerMethodField()
     recorder_running = serializers.SerializerMethodField()
+    session_start = LocalTimeField(allow_null=True, read_only=True)
+    session_end = LocalTimeField(allow_null=True, read_only=True)
+    auto_flatten_time = LocalTimeField(allow_null=True, read_only=True)
 
     class Meta:
         model = Strategy

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -600,6 +600,17 @@ def signal_process(*, signal_id: int) -> str:
     strategy = signal.strategy
     try:
         return _process(signal, strategy, now)
+    except (OperationalError, InterfaceError):
+        # The database blinked: hand the signal back so that the task's retry (or the sweeper)
+        # takes it again. Every step after the claim is idempotent, so a second pass is safe.
+        logger.warning("signal %s: database unavailable, will retry", signal_id, exc_info=True)
+        try:
+            Signal.objects.filter(pk=signal_id, status=Signal.Status.PROCESSING).update(
+                status=Signal.Status.ACCEPTED
+            )
+        except DatabaseError:
+            pass  # still down: the stale-claim rule of the sweeper takes it later
+        raise
     except Exception as exc:
         logger.exception("signal %s failed", signal_id)
         _finish(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from justtrades.api import ApplicationError, StandardPagination
+from justtrades.api import ApplicationError, LocalTimeField, StandardPagination
+from strategies.models import ExitUnit
 from traders import execution, selectors, services
 from traders.risk import trading_day
 
@@ -43,8 +46,8 @@ class TraderOutputSerializer(serializers.Serializer):
     take_profit_override_unit = serializers.CharField()
     stop_loss_override = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
     stop_loss_override_unit = serializers.CharField()
-    session_start = serializers.TimeField(allow_null=True)
-    session_end = serializers.TimeField(allow_null=True)
+    session_start = LocalTimeField(allow_null=True)
+    session_end = LocalTimeField(allow_null=True)
     session_timezone = serializers.CharField()
     session_days = serializers.ListField(child=serializers.IntegerField())
     disabled_until = serializers.DateField(allow_null=True)
@@ -62,7 +65,8 @@ class TraderOutputSerializer(serializers.Serializer):
         return super().to_representation(services.trader_payload(instance))
 
 
-_UNITS = services.EXIT_UNIT_CHOICES
+# The strategy's choice set (same values as services.EXIT_UNIT_CHOICES): one ExitUnitEnum.
+_UNITS = ExitUnit.choices
 
 
 class TraderInputSerializer(serializers.Serializer):
@@ -93,8 +97,8 @@ class TraderInputSerializer(serializers.Serializer):
         min_value=Decimal("0.0001"),
     )
     stop_loss_override_unit = serializers.ChoiceField(choices=_UNITS, required=False)
-    session_start = serializers.TimeField(required=False, allow_null=True)
-    session_end = serializers.TimeField(required=False, allow_null=True)
+    session_start = LocalTimeField(required=False, allow_null=True)
+    session_end = LocalTimeField(required=False, allow_null=True)
     session_timezone = serializers.CharField(required=False, max_length=64)
     session_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, max_length=7
@@ -174,21 +178,25 @@ class LogOutputSerializer(serializers.Serializer):
         return obj.trader.broker_account.name if obj.trader_id else None
 
 
-def _paginate(view: APIView, request, queryset, serializer_class):
-    paginator = StandardPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+class _PaginatedListApi(GenericAPIView):
+    """A GET that answers one page of `serializer_class`; the schema shows the page envelope."""
+
+    pagination_class = StandardPagination
+
+    def _page(self, queryset):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 # --- traders ---------------------------------------------------------------------------------------
 
 
-class TraderListApi(APIView):
+class TraderListApi(_PaginatedListApi):
+    serializer_class = TraderOutputSerializer
+
     @extend_schema(responses=TraderOutputSerializer(many=True))
     def get(self, request):
-        return _paginate(
-            self, request, selectors.trader_list(user=request.user), TraderOutputSerializer
-        )
+        return self._page(selectors.trader_list(user=request.user))
 
     @extend_schema(request=TraderInputSerializer, responses={201: TraderOutputSerializer})
     def post(self, request):
@@ -267,7 +275,7 @@ class TraderAcceptPositionApi(APIView):
         try:
             trader = services.trader_accept_broker_position(trader=trader)
         except execution.BrokerError as exc:
-            raise ApplicationError(f"The broker did not answer: {exc}", status_code=502) from exc
+            raise ApplicationError(f"The broker did not answer: {exc}", status_code=409) from exc
         return Response(TraderOutputSerializer(trader).data)
 
 
@@ -420,16 +428,34 @@ class FlattenAllApi(APIView):
         return Response(result, status=status.HTTP_200_OK if not result["errors"] else 207)
 
 
+_MAX_ID = 2**63 - 1
+
+
+def _id_filter() -> serializers.IntegerField:
+    # Bounded to the id column's range: a larger number is a 400, not a database overflow.
+    return serializers.IntegerField(required=False, min_value=1, max_value=_MAX_ID)
+
+
 class LogFilterSerializer(serializers.Serializer):
-    strategy = serializers.IntegerField(required=False)
-    account = serializers.IntegerField(required=False)
-    trader = serializers.IntegerField(required=False)
+    strategy = _id_filter()
+    account = _id_filter()
+    trader = _id_filter()
     kind = serializers.CharField(required=False, max_length=10)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
 
+    def validate(self, attrs):
+        # Days are turned into [start, next day) in the user's zone: keep both ends representable.
+        for name in ("date_from", "date_to"):
+            day = attrs.get(name)
+            if day is not None and not (date.min < day < date.max):
+                raise serializers.ValidationError({name: "Choose a real trading day."})
+        return attrs
 
-class LogListApi(APIView):
+
+class LogListApi(_PaginatedListApi):
+    serializer_class = LogOutputSerializer
+
     @extend_schema(parameters=[LogFilterSerializer], responses=LogOutputSerializer(many=True))
     def get(self, request):
         f = LogFilterSerializer(data=request.query_params)
@@ -449,16 +475,18 @@ class LogListApi(APIView):
             date_to=d.get("date_to"),
             tz=tz,
         )
-        return _paginate(self, request, qs, LogOutputSerializer)
+        return self._page(qs)
 
 
 class OrderFilterSerializer(serializers.Serializer):
-    trader = serializers.IntegerField(required=False)
-    account = serializers.IntegerField(required=False)
+    trader = _id_filter()
+    account = _id_filter()
     status = serializers.CharField(required=False, max_length=20)
 
 
-class OrderListApi(APIView):
+class OrderListApi(_PaginatedListApi):
+    serializer_class = OrderOutputSerializer
+
     @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
     def get(self, request):
         f = OrderFilterSerializer(data=request.query_params)
@@ -470,10 +498,12 @@ class OrderListApi(APIView):
             account_id=d.get("account"),
             status=d.get("status"),
         )
-        return _paginate(self, request, qs, OrderOutputSerializer)
+        return self._page(qs)
 
 
-class FillListApi(APIView):
+class FillListApi(_PaginatedListApi):
+    serializer_class = FillOutputSerializer
+
     @extend_schema(parameters=[OrderFilterSerializer], responses=FillOutputSerializer(many=True))
     def get(self, request):
         f = OrderFilterSerializer(data=request.query_params)
@@ -482,12 +512,12 @@ class FillListApi(APIView):
         qs = selectors.fill_list(
             user=request.user, trader_id=d.get("trader"), account_id=d.get("account")
         )
-        return _paginate(self, request, qs, FillOutputSerializer)
+        return self._page(qs)
 
 
-class PositionListApi(APIView):
+class PositionListApi(_PaginatedListApi):
+    serializer_class = PositionOutputSerializer
+
     @extend_schema(responses=PositionOutputSerializer(many=True))
     def get(self, request):
-        return _paginate(
-            self, request, selectors.position_list(user=request.user), PositionOutputSerializer
-        )
+        return self._page(selectors.position_list(user=request.user))

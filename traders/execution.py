@@ -937,7 +937,7 @@ def trader_close(*, trader: Trader) -> list[str]:
         closed = trader_flatten(trader=trader, reason="closed by hand")
     except BrokerError as exc:
         trader_log(trader, StrategyLog.Kind.ERROR, f"Close failed: {exc}")
-        raise ApplicationError(f"Close failed: {exc}", status_code=502) from exc
+        raise ApplicationError(f"Close failed: {exc}", status_code=409) from exc
     trader_log(
         trader,
         StrategyLog.Kind.EXIT,
@@ -1074,7 +1074,7 @@ def manual_trade(
         try:
             broker.flatten(broker_account.external_id, contract.name)
         except BrokerError as exc:
-            raise ApplicationError(f"Close failed: {exc}", status_code=502) from exc
+            raise ApplicationError(f"Close failed: {exc}", status_code=409) from exc
         Trader.objects.none()
         log_line_manual(user, f"Closed {contract.name} on {broker_account.name} by hand.")
         return {"results": [{"account": broker_account.name, "status": "closed"}]}

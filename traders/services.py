@@ -718,6 +718,7 @@ def position_record(*, account, broker_position, last_price: Decimal | None = No
             "net_pos": position.net_pos,
             "net_price": position.net_price,
             "open_pnl": position.open_pnl,
+            "source": "broker",
         },
     )
     return position
