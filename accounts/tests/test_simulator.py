@@ -155,6 +155,7 @@ def test_paper_state_survives_a_simulator_restart(tmp_path):
         requests.post(
             f"http://127.0.0.1:{port}/sim/users",
             json={"name": "paper1", "password": "pw2", "accounts": 1},
+            headers={"X-Sim-Admin": settings.PAPER_BROKER_ADMIN_TOKEN},
             timeout=5,
         ).raise_for_status()
         tok = requests.post(
