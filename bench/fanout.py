@@ -89,9 +89,11 @@ def main() -> int:
             sent, signal_id = post_alert(system, strategy, body)
 
             def done():
+                # A reversal is two legs per trader (close, then open): count traders, not rows.
                 orders = Order.objects.filter(signal_id=signal_id, parent__isnull=True)
                 open_ = orders.filter(status__in=["Planned", "Sending"]).exists()
-                return orders.count() >= n_traders and not open_
+                entered = orders.filter(role="entry").values("trader_id").distinct().count()
+                return entered >= n_traders and not open_
 
             try:
                 wait_for(done, 60, 0.05, f"{n_traders} orders of signal {signal_id}")
@@ -111,19 +113,32 @@ def main() -> int:
 
         def last_accepted(sent: float, signal_id: int, n_traders: int) -> tuple[float, str]:
             orders = list(Order.objects.filter(signal_id=signal_id, parent__isnull=True))
-            per_trader = {}
+            # Each trader: exactly one entry; a reversal adds a closing leg before it (a
+            # liquidation has no order id of its own, so only legs with one are timed).
+            entries = {}
             for o in orders:
-                per_trader.setdefault(o.trader_id, []).append(o)
+                if o.role == "entry":
+                    entries.setdefault(o.trader_id, []).append(o)
+            placed = [o for o in orders if o.broker_order_id]
             stamps = [
                 parse_ts(sim[o.broker_order_id]["timestamp"])
-                for o in orders
+                for o in placed
                 if o.broker_order_id in sim
             ]
+            entries_accepted = sum(
+                1 for legs in entries.values() for o in legs if o.broker_order_id in sim
+            )
             problem = ""
-            if len(per_trader) != n_traders or len(stamps) != len(orders):
+            if (
+                len(entries) != n_traders
+                or any(len(legs) != 1 for legs in entries.values())
+                or entries_accepted != n_traders
+                or len(stamps) != len(placed)
+            ):
                 problem = (
-                    f"signal {signal_id}: {len(per_trader)}/{n_traders} traders with orders, "
-                    f"{len(stamps)}/{len(orders)} orders accepted by the simulator"
+                    f"signal {signal_id}: {len(entries)}/{n_traders} traders with one entry, "
+                    f"{entries_accepted} entries and {len(stamps)}/{len(placed)} placed orders "
+                    "accepted by the simulator"
                 )
             cl_ids = [o.cl_ord_id for o in orders]
             if len(set(cl_ids)) != len(cl_ids):

@@ -53,7 +53,7 @@ def browser_stack(paper_auto_provision, stack):
 def page(browser_stack):
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -169,3 +169,97 @@ def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
     expect(history).not_to_contain_text("No trades match")
     shot(page, "09-dashboard-closed-trade")
     assert not page.errors, page.errors
+
+
+PAGES = [
+    ("dashboard", "/"),
+    ("recorders", "/recorders/"),
+    ("recorder", None),
+    ("strategy-new", "/strategies/new/"),
+    ("strategies", "/strategies/"),
+    ("strategy", None),
+    ("strategy-signals", None),
+    ("broker-accounts", "/broker-accounts/"),
+    ("broker-account-add", "/broker-accounts/add/"),
+    ("traders", "/traders/"),
+    ("trader-new", "/traders/new/"),
+    ("control-center", "/control-center/"),
+    ("settings", "/settings/"),
+    ("compare", "/analytics/compare/"),
+]
+BROKEN_TEXT = re.compile(r"\bNaN\b|\bundefined\b|\[object Object\]|Invalid Date")
+
+
+def test_every_page_reads_cleanly_on_a_desktop_and_a_phone(browser_stack, page):
+    """Each page a trader opens, with an open position on the books: no script error, no
+    NaN/undefined on screen, and nothing wider than a phone's screen."""
+    base = browser_stack.url
+    console_errors: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            console_errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    page.goto(f"{base}/accounts/signup/")
+    page.fill("input[name=email]", "dave@example.com")
+    page.fill("input[name=username]", "dave")
+    page.fill("input[name=password1]", "a-long-Passphrase-42")
+    page.fill("input[name=password2]", "a-long-Passphrase-42")
+    page.locator("form [type=submit]").last.click()
+    page.wait_for_url(re.compile(r"^(?!.*signup).*$"))
+    page.goto(f"{base}/strategies/new/")
+    page.fill("input[name=name]", "Tour")
+    page.locator("form [type=submit]").last.click()
+    url = page.locator("#webhook-url").input_value()
+    strategy_path = re.sub(r"^https?://[^/]+", "", page.url)
+    page.goto(f"{base}/traders/new/")
+    page.select_option("select[name=strategy]", label="Tour")
+    account_select = page.locator("select[name=broker_account]")
+    account_select.select_option(
+        account_select.locator("option", has_text="PAPER").first.get_attribute("value")
+    )
+    if not page.locator("input[name=enabled]").is_checked():
+        page.locator("input[name=enabled]").check()
+    page.locator("form [type=submit]").last.click()
+    page.goto(f"{base}/recorders/")
+    page.locator("a", has_text="Tour").first.click()
+    recorder_path = re.sub(r"^https?://[^/]+", "", page.url)
+    response = requests.post(
+        url,
+        data=json.dumps({"ticker": "MNQ1!", "action": "buy", "quantity": 1, "price": 21000}),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    page.goto(f"{base}/control-center/")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#cc-positions")).to_contain_text("MNQ", timeout=20_000)
+
+    paths = dict(PAGES)
+    paths["recorder"] = recorder_path
+    paths["strategy"] = strategy_path
+    paths["strategy-signals"] = strategy_path.rstrip("/") + "/signals/"
+    problems: list[str] = []
+    for width, height, label in ((1400, 1000, "desktop"), (390, 844, "phone")):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, _ in PAGES:
+            response = page.goto(f"{base}{paths[name]}")
+            assert response is not None and response.status == 200, (name, response)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / "pages" / f"{label}-{name}.png"), full_page=True)
+            text = page.locator("main").inner_text()
+            if found := BROKEN_TEXT.search(text):
+                problems.append(f"{label} {name}: shows {found.group(0)!r}")
+            if "Loading" in text:
+                problems.append(f"{label} {name}: still says Loading")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if overflow > 1:
+                problems.append(f"{label} {name}: {overflow}px wider than the screen")
+    assert not problems, problems
+    assert not page.errors, page.errors
+    assert not console_errors, console_errors

@@ -9,7 +9,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from justtrades.api import ApplicationError
+from justtrades.api import ApplicationError, LocalTimeField
 from notifications import messages as msg
 from notifications import selectors, services
 from notifications.models import Notification
@@ -121,7 +121,7 @@ class SettingsApi(APIView):
         discord_enabled = serializers.BooleanField(required=False)
         push_enabled = serializers.BooleanField(required=False)
         include_paper = serializers.BooleanField(required=False)
-        daily_summary_time = serializers.TimeField(required=False)
+        daily_summary_time = LocalTimeField(required=False)
         kinds = serializers.DictField(
             child=serializers.BooleanField(),
             required=False,

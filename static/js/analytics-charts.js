@@ -18,7 +18,9 @@
   }
   function pct(x, digits) {
     const n = num(x);
-    return n === null ? "—" : (n * 100).toFixed(digits === undefined ? 1 : digits) + "%";
+    if (n === null || !Number.isFinite(n)) return "—";
+    const text = (n * 100).toFixed(digits === undefined ? 1 : digits);
+    return (Number(text) === 0 ? text.replace("-", "") : text) + "%"; // no "-0.00%"
   }
   function ratio(x) {
     const n = num(x);

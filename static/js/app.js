@@ -48,7 +48,8 @@
   const moneyFormat = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" });
   function money(value) {
     if (value === null || value === undefined || value === "") return "—";
-    return moneyFormat.format(Number(value));
+    const n = Number(value);
+    return Number.isFinite(n) ? moneyFormat.format(n) : "—";
   }
   function signClass(value) {
     const n = Number(value);

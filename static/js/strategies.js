@@ -28,7 +28,7 @@
     tr.appendChild(text("td", s.action || "—"));
     tr.appendChild(text("td", s.contract || s.symbol || "—", "mono"));
     tr.appendChild(text("td", s.quantity, "num"));
-    tr.appendChild(text("td", s.price, "num"));
+    tr.appendChild(text("td", s.price === null || s.price === undefined ? "" : String(Number(s.price)), "num"));
     tr.appendChild(text("td", s.latency_ms !== null && s.latency_ms !== undefined ? s.latency_ms + " ms" : "", "num"));
     tr.appendChild(text("td", s.reason));
     const body = document.createElement("td");

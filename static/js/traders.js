@@ -11,6 +11,16 @@
     return node;
   }
 
+  // Today: the time; earlier: the day and the minute (the full stamp is in the cell's title).
+  function shortTime(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "—";
+    const sameDay = d.toDateString() === new Date().toDateString();
+    return sameDay
+      ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
   function setMoney(cell, value) {
     if (!cell) return;
     cell.textContent = JT.money(value);
@@ -42,7 +52,10 @@
       setMoney(row.querySelector('[data-field="open_pnl"]'), t.open_pnl);
       setMoney(row.querySelector('[data-field="today_pnl"]'), t.today_pnl);
       const last = row.querySelector('[data-field="last_signal_at"]');
-      if (last && t.last_signal_at) last.textContent = JT.fmtTime(t.last_signal_at);
+      if (last && t.last_signal_at) {
+        last.textContent = shortTime(t.last_signal_at);
+        last.title = JT.fmtTime(t.last_signal_at);
+      }
       const status = row.querySelector('[data-field="status"]');
       if (status) {
         const b = statusBadge(t);
@@ -92,10 +105,11 @@
     }
     body.replaceChildren.apply(body, open.map(function (p) {
       const row = el("tr");
-      row.appendChild(el("td", {}, p.account));
+      row.appendChild(el("td", {}, p.account || "—"));
       row.appendChild(el("td", {}, p.symbol));
       row.appendChild(el("td", {}, (p.net_pos > 0 ? "+" : "") + p.net_pos));
-      row.appendChild(el("td", {}, p.net_price === null ? "—" : String(Number(p.net_price))));
+      const price = p.net_price === null || p.net_price === undefined ? NaN : Number(p.net_price);
+      row.appendChild(el("td", {}, Number.isFinite(price) ? String(price) : "—"));
       const pnl = el("td");
       setMoney(pnl, p.open_pnl);
       row.appendChild(pnl);
@@ -258,6 +272,9 @@
       renderTrader(data);
       recomputeTotals();
     } else if (type === "position") {
+      // Paper track-record positions of the recorders (source "recorder") are shown on the
+      // recorder pages; this table holds what the broker accounts really hold.
+      if (data.source === "recorder" || data.broker_account_id === undefined) return;
       positions[data.broker_account_id + ":" + data.symbol] = data;
       renderPositions();
     } else if (type === "log") {
