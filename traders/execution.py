@@ -407,6 +407,22 @@ def _plan_signal(*, trader: Trader, signal: Signal, broker: Broker) -> list[Orde
     return parents
 
 
+STATUS_WORDS = {
+    "PendingNew": "accepted by the broker",
+    "Working": "working at the broker",
+    "Filled": "filled",
+    "Completed": "filled",
+    "Canceled": "canceled",
+    "Rejected": "rejected",
+    "Expired": "expired",
+}
+
+
+def status_words(status: str) -> str:
+    """A broker order status as a trader reads it in the log ("accepted by the broker")."""
+    return STATUS_WORDS.get(status, status)
+
+
 def _with_intro(order: Order, message: str) -> str:
     intro = getattr(order, "_intro", "")
     return f"{intro} — {message}" if intro else message
@@ -516,8 +532,8 @@ def _record_placed(order: Order, children: list[Order], placed, *, trader: Trade
             _with_intro(
                 order,
                 f"{order.action} {order.quantity} {order.symbol} {order.order_type} on "
-                f"{trader.broker_account.name}: {order.status} (order {order.broker_order_id})"
-                + (f" · {exits}" if exits else ""),
+                f"{trader.broker_account.name}: {status_words(order.status)} "
+                f"(order {order.broker_order_id})" + (f" · {exits}" if exits else ""),
             ),
             signal_id=order.signal_id,
             data={
@@ -1110,7 +1126,7 @@ def manual_trade(
     log_line_manual(
         user,
         f"Manual {order.action} {order.quantity} {order.symbol} on "
-        f"{broker_account.name}: {order.status} (order {order.broker_order_id}).",
+        f"{broker_account.name}: {status_words(order.status)} (order {order.broker_order_id}).",
     )
     return {
         "results": [{"account": broker_account.name, "status": order.status, "order_id": order.pk}]
