@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db import connection as db_connection
 
 from accounts.brokers.base import BrokerError, BrokerEvent, BrokerFill, BrokerOrder
@@ -22,6 +23,9 @@ from traders.execution import broker_for
 from traders.models import Order, Trader
 
 logger = logging.getLogger(__name__)
+
+
+DB_RETRIES = 30  # about two minutes of backoff before falling back to a re-sync
 
 
 def active_connections():
@@ -43,6 +47,7 @@ class ConnectionMirror:
         self.reload_accounts()
         self.resyncs = 0
         self.events = 0
+        self.needs_resync = False
         self.stream = None
         # Events are written by our own thread: the socket's thread never waits on the database.
         self._queue: queue.Queue = queue.Queue()
@@ -85,14 +90,39 @@ class ConnectionMirror:
             db_connection.close()
 
     def process(self, event: BrokerEvent) -> None:
-        close_old_connections()
+        """Write one event. A database blip must not drop a fill: the event is retried with
+        backoff until the database answers again, and if it stays away a full re-sync from the
+        broker follows once it is back."""
         self.events += 1
-        try:
-            self._handle(event)
-        except BrokerError as exc:
-            logger.warning("broker stream %s: %s", self.connection.pk, exc)
-        except Exception:
-            logger.exception("broker stream %s failed on %s", self.connection.pk, event.kind)
+        for attempt in range(DB_RETRIES):
+            close_old_connections()
+            try:
+                if self.needs_resync:
+                    self.resync()
+                    self.needs_resync = False
+                self._handle(event)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                db_connection.close()
+                delay = min(0.25 * 2**attempt, 5.0)
+                logger.warning(
+                    "broker stream %s: database unavailable (%s); retrying in %.1fs",
+                    self.connection.pk,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+            except BrokerError as exc:
+                logger.warning("broker stream %s: %s", self.connection.pk, exc)
+                return
+            except Exception:
+                logger.exception("broker stream %s failed on %s", self.connection.pk, event.kind)
+                return
+        logger.error(
+            "broker stream %s: database still unavailable; will re-sync from the broker",
+            self.connection.pk,
+        )
+        self.needs_resync = True
 
     def _handle(self, event: BrokerEvent) -> None:
         if event.kind == "snapshot":
@@ -162,7 +192,14 @@ def run_broker_stream(
     try:
         while not stop.is_set():
             close_old_connections()
-            wanted = {c.pk: c for c in active_connections()}
+            try:
+                wanted = {c.pk: c for c in active_connections()}
+            except (OperationalError, InterfaceError) as exc:
+                # The database blinked: keep the open sockets and look again shortly.
+                db_connection.close()
+                logger.warning("broker stream: database unavailable (%s); retrying", exc)
+                stop.wait(min(refresh_seconds, 2.0))
+                continue
             for pk in list(mirrors):
                 if pk not in wanted or versions.get(pk) != wanted[pk].updated_at:
                     mirrors.pop(pk).close()
