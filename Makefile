@@ -9,12 +9,13 @@ run:
 test:
 	@scripts/test.sh
 
+# Everything a developer needs: the running system plus tests, lint and benches.
 setup:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh dev
 
 # W1–W5 against the whole system on PostgreSQL + Redis; writes bench/RESULTS.md.
 bench:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh dev
 	.venv/bin/python bench/run_all.py
 
 # The long proof suites (faults, browser, fuzzing) that do not fit in `make test`.
@@ -22,7 +23,7 @@ e2e:
 	@JT_E2E=1 scripts/test.sh e2e
 
 lint:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 

@@ -8,4 +8,5 @@ pytest_plugins = [
     "justtrades.testing.fixtures",
     "justtrades.testing.tradovate",
     "justtrades.testing.discord",
+    "justtrades.testing.browser",
 ]

@@ -1,3 +1,5 @@
+"""How allauth signs users up and logs them in here."""
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 

@@ -1,7 +1,10 @@
+"""The staff's view of users, broker connections and their accounts (secrets never shown)."""
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import BrokerAccount, BrokerConnection, User
+from accounts.services import connection_refresh
 from justtrades.api import ApplicationError
 
 
@@ -48,7 +51,6 @@ class BrokerConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refresh accounts and balances from the broker")
     def refresh(self, request, queryset):
-        from accounts.services import connection_refresh
 
         for connection in queryset:
             try:

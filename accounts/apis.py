@@ -5,7 +5,7 @@ Stored passwords and API secrets are write-only: no response ever contains them.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -13,9 +13,18 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import BrokerAccount, BrokerConnection
+from traders import pnl
 
 
 class BrokerAccountOutput(serializers.ModelSerializer):
+    open_pnl = serializers.SerializerMethodField(
+        help_text="what the account holds at the last prices (traders.pnl)"
+    )
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2))
+    def get_open_pnl(self, account) -> str:
+        return f"{pnl.account_open_pnl(account):.2f}"
+
     class Meta:
         model = BrokerAccount
         fields = [
@@ -103,6 +112,63 @@ class ConnectionUpdateInput(serializers.Serializer):
     sec = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
 
 
+class ConnectionDeleteParams(serializers.Serializer):
+    archive = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Archive a connection that has traders or history (the answer to a 409).",
+    )
+
+
+ConnectionDeleteOutput = inline_serializer(
+    "ConnectionDeleteOutput",
+    fields={
+        "result": serializers.ChoiceField(choices=["deleted", "archived"]),
+        "connection_id": serializers.IntegerField(),
+    },
+)
+ConnectionInUseOutput = inline_serializer(
+    "ConnectionInUseOutput",
+    fields={
+        "message": serializers.CharField(),
+        "extra": inline_serializer(
+            "ConnectionInUseExtra",
+            fields={
+                "code": serializers.ChoiceField(
+                    choices=["in_use", "has_history", "holds_position"]
+                ),
+                "affected": inline_serializer(
+                    "ConnectionUsage",
+                    fields={
+                        "traders": inline_serializer(
+                            "ConnectionUsageTrader",
+                            fields={
+                                "id": serializers.IntegerField(),
+                                "strategy": serializers.CharField(),
+                                "account": serializers.CharField(),
+                                "enabled": serializers.BooleanField(),
+                            },
+                            many=True,
+                        ),
+                        "recorders": inline_serializer(
+                            "ConnectionUsageRecorder",
+                            fields={
+                                "id": serializers.IntegerField(),
+                                "strategy": serializers.CharField(),
+                                "running": serializers.BooleanField(),
+                            },
+                            many=True,
+                        ),
+                        "orders": serializers.IntegerField(),
+                        "fills": serializers.IntegerField(),
+                    },
+                ),
+            },
+        ),
+    },
+)
+
+
 class TestConnectionInput(serializers.Serializer):
     connection_id = serializers.IntegerField(required=False)
     kind = serializers.ChoiceField(choices=BrokerConnection.Kind.choices, required=False)
@@ -174,11 +240,21 @@ class ConnectionDetailApi(APIView):
     def patch(self, request, connection_id: int):
         return self.put(request, connection_id)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        parameters=[ConnectionDeleteParams],
+        responses={200: ConnectionDeleteOutput, 409: ConnectionInUseOutput},
+        description="An empty connection is deleted. One whose accounts have traders, recorders "
+        "or history answers 409 with what would be affected, and is archived (hidden, history "
+        "kept) when asked again with `?archive=true`.",
+    )
     def delete(self, request, connection_id: int):
         connection = selectors.connection_get(user=request.user, connection_id=connection_id)
-        services.connection_delete(connection=connection)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        params = ConnectionDeleteParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        result = services.connection_delete(
+            connection=connection, archive=params.validated_data["archive"]
+        )
+        return Response({"result": result, "connection_id": connection_id})
 
 
 class ConnectionRefreshApi(APIView):

@@ -1,3 +1,5 @@
+"""The accounts app: users, broker connections and the broker clients."""
+
 from django.apps import AppConfig
 
 

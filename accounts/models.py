@@ -1,3 +1,5 @@
+"""Users, their broker connections (credentials encrypted at rest) and the sub-accounts found under them."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -50,6 +52,18 @@ class BrokerConnection(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     last_error = models.TextField(blank=True, default="")
     last_checked_at = models.DateTimeField(null=True, blank=True)
+    # Bumped whenever the login's credentials or environment change: clients and broker streams
+    # are rebuilt on a new version only (a balance refresh touches ``updated_at``, not this).
+    credentials_version = models.PositiveIntegerField(default=1)
+    # Automation stopped for this login (Tradovate asked for a CAPTCHA): no order is sent until
+    # a person clears it from Account Management.
+    paused_reason = models.CharField(max_length=300, blank=True, default="")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # Hidden from the pages, its history kept (a connection that had traders or trades).
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The broker stream's last word on this login: its mirror is trusted only while fresh.
+    mirror_synced_at = models.DateTimeField(null=True, blank=True)
+    mirror_heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,13 +7,28 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import BrokerAccount, BrokerConnection
+from traders import pnl
 
 
 def connection_list(*, user) -> QuerySet[BrokerConnection]:
-    """The user's connections with their sub-accounts (one query each, whatever the count)."""
-    return BrokerConnection.objects.filter(user=user).prefetch_related(
-        Prefetch("accounts", queryset=BrokerAccount.objects.order_by("name"))
+    """The user's connections with their sub-accounts (one query each, whatever the count).
+    Archived connections are history: never listed, and not found by id."""
+    accounts = BrokerAccount.objects.order_by("name").prefetch_related(
+        Prefetch("positions", queryset=pnl.held_positions())
     )
+    return BrokerConnection.objects.filter(user=user, archived_at__isnull=True).prefetch_related(
+        Prefetch("accounts", queryset=accounts)
+    )
+
+
+def connections_with_open_pnl(*, user) -> list[BrokerConnection]:
+    """The user's connections; each sub-account carries ``open_pnl_now``, its open P&L as
+    every page shows it (``traders.pnl``), not the broker's figure of the last refresh."""
+    connections = list(connection_list(user=user))
+    for connection in connections:
+        for account in connection.accounts.all():
+            account.open_pnl_now = pnl.account_open_pnl(account)
+    return connections
 
 
 MAX_ID = 2**63 - 1
@@ -36,7 +51,11 @@ def connection_get(*, user, connection_id) -> BrokerConnection:
 
 
 def broker_account_list(*, user, active_only: bool = False) -> QuerySet[BrokerAccount]:
-    qs = BrokerAccount.objects.filter(connection__user=user).select_related("connection")
+    qs = (
+        BrokerAccount.objects.filter(connection__user=user, connection__archived_at__isnull=True)
+        .select_related("connection")
+        .prefetch_related(Prefetch("positions", queryset=pnl.held_positions()))
+    )
     if active_only:
         qs = qs.filter(active=True)
     return qs.order_by("connection_id", "name")

@@ -4,6 +4,9 @@ Every broker failure is turned into an ``ApplicationError`` whose message says e
 wrong (bad password, CAPTCHA penalty, unreachable host…) and whose ``extra["code"]`` is stable
 for scripts: ``bad_credentials``, ``captcha``, ``rate_limited``, ``unreachable``, ``broker_error``,
 ``unreadable_credentials``.
+
+One file for one idea, the life of a broker connection (create, test, edit, refresh, archive,
+delete, paper provisioning): its parts share the error wording and the credential handling.
 """
 
 from __future__ import annotations
@@ -19,23 +22,29 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.brokers.base import (
     AccountInfo,
     AuthenticationFailed,
+    Broker,
     BrokerError,
     BrokerUnavailable,
     CaptchaRequired,
     CashBalance,
-    Credentials,
     RateLimited,
 )
-from accounts.brokers.tradovate import TradovateClient, urls_for_connection
+from accounts.brokers.factory import broker_for, client_for, credentials_with_defaults
+from accounts.brokers.tradovate import urls_for_connection
 from accounts.crypto import CredentialsUnreadable, decrypt, encrypt
 from accounts.models import BrokerAccount, BrokerConnection
 from justtrades.api import ApplicationError
-from notifications.realtime import publish
+from justtrades.clock import local_time_text, zone_named
+from justtrades.realtime import publish
+from justtrades.timeline import Event, timeline_write
+from recorder.models import Recorder, StrategyLog
+from traders.models import IN_FLIGHT, WORKING, Fill, Order, Position, Trader
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +97,15 @@ class ConnectionInput:
     device_id: str = ""
 
 
-def _client_for(data: ConnectionInput, *, timeout: float | None = None) -> TradovateClient:
-    holder = BrokerConnection(kind=data.kind)
-    rest, ws, md = urls_for_connection(holder)
-    return TradovateClient(
-        base_url=rest,
-        ws_url=ws,
-        md_url=md,
-        credentials=Credentials(
+def _client_for(data: ConnectionInput, *, timeout: float | None = None) -> Broker:
+    """A client for credentials typed into a form (not yet stored)."""
+    return client_for(
+        kind=data.kind,
+        credentials=credentials_with_defaults(
             username=data.username,
             password=data.password,
-            app_id=data.app_id or settings.TRADOVATE_APP_ID,
-            app_version=data.app_version or settings.TRADOVATE_APP_VERSION,
+            app_id=data.app_id,
+            app_version=data.app_version,
             cid=data.cid,
             sec=data.sec,
             device_id=data.device_id,
@@ -123,8 +129,8 @@ def connection_input_for(connection: BrokerConnection) -> ConnectionInput:
     )
 
 
-def _client_for_connection(connection: BrokerConnection, **kwargs) -> TradovateClient:
-    return _client_for(connection_input_for(connection), **kwargs)
+def _client_for_connection(connection: BrokerConnection) -> Broker:
+    return broker_for(connection)
 
 
 def connection_test(*, data: ConnectionInput) -> list[AccountInfo]:
@@ -284,32 +290,132 @@ def connection_update(
             credentials_changed = True
     if credentials_changed:
         try:
-            _client_for_connection(connection).accounts()
+            # A fresh client: the shared one still holds the stored credentials.
+            _client_for(connection_input_for(connection)).accounts()
         except (BrokerError, CredentialsUnreadable) as exc:
             raise _application_error(exc) from exc
+    if credentials_changed:
+        connection.credentials_version = F("credentials_version") + 1
+        changed.append("credentials_version")
     if changed:
         connection.save(update_fields=[*changed, "updated_at"])
+        connection.refresh_from_db(fields=["credentials_version"])
     if credentials_changed:
         return connection_refresh(connection=connection, raise_errors=False)
     _publish(connection)
     return connection
 
 
-@transaction.atomic
-def connection_delete(*, connection: BrokerConnection) -> None:
-    """Delete a connection and its accounts; refused while a trader is switched on for one."""
-    from traders.models import Trader
+def connection_usage(*, connection: BrokerConnection) -> dict:
+    """What uses this connection's accounts: traders, recorders following them, and the history
+    (orders, fills) that a delete would destroy."""
 
-    enabled = Trader.objects.filter(broker_account__connection=connection, enabled=True)
-    if enabled.exists():
+    accounts = connection.accounts.all()
+    held = [
+        f"{p.broker_account.name}: {p.net_pos:+d} {p.symbol}"
+        for p in Position.objects.filter(broker_account__in=accounts)
+        .exclude(net_pos=0)
+        .select_related("broker_account")
+        .order_by("broker_account_id", "symbol")
+    ]
+    working = (
+        Order.objects.filter(broker_account__in=accounts, status__in=WORKING | IN_FLIGHT)
+        .values_list("broker_account__name", "symbol")
+        .distinct()
+        .order_by("broker_account__name", "symbol")
+    )
+    held += [f"{name}: working orders in {symbol}" for name, symbol in working]
+    traders = Trader.objects.filter(broker_account__in=accounts).select_related(
+        "strategy", "broker_account"
+    )
+    recorders = Recorder.objects.filter(broker_account__in=accounts).select_related("strategy")
+    return {
+        "holding": held,
+        "traders": [
+            {
+                "id": t.pk,
+                "strategy": t.strategy.name,
+                "account": t.broker_account.name,
+                "enabled": t.enabled,
+            }
+            for t in traders.order_by("pk")
+        ],
+        "recorders": [
+            {"id": r.pk, "strategy": r.strategy.name, "running": r.running}
+            for r in recorders.order_by("pk")
+        ],
+        "orders": Order.objects.filter(broker_account__in=accounts).count(),
+        "fills": Fill.objects.filter(broker_account__in=accounts).count(),
+    }
+
+
+def _in_use(usage: dict) -> bool:
+    return bool(usage["traders"] or usage["recorders"] or usage["orders"] or usage["fills"])
+
+
+@transaction.atomic
+def connection_delete(*, connection: BrokerConnection, archive: bool = False) -> str:
+    """Remove a connection: ``"deleted"`` when nothing ever used it, ``"archived"`` otherwise.
+
+    A connection whose accounts have traders, recorders or history is never destroyed: without
+    ``archive`` the answer is a 409 listing what would be affected (the page asks first); with
+    it the connection and its accounts are hidden from every page and picker and their history
+    stays. Refused while a trader is switched on or a recorder follows one of its accounts.
+    """
+    connection = BrokerConnection.objects.select_for_update().get(pk=connection.pk)
+    usage = connection_usage(connection=connection)
+    trading = [t for t in usage["traders"] if t["enabled"]]
+    recording = [r for r in usage["recorders"] if r["running"]]
+    if usage["holding"]:
+        # Without its connection nothing would watch these: no exit, no protection, no fill.
         raise ApplicationError(
-            f"Switch off the {enabled.count()} trader(s) using {connection.label} first.",
-            extra={"code": "in_use"},
+            f"{connection.label} still holds {'; '.join(usage['holding'])}: flatten its "
+            "accounts first (Control Center, Flatten All).",
+            extra={"code": "holds_position", "affected": usage},
+            status_code=409,
+        )
+    if trading or recording:
+        parts = []
+        if trading:
+            parts.append(f"switch off the {len(trading)} trader(s)")
+        if recording:
+            parts.append(f"stop the {len(recording)} recorder(s) following its accounts")
+        raise ApplicationError(
+            f"{connection.label} is in use: {' and '.join(parts)} first.",
+            extra={"code": "in_use", "affected": usage},
             status_code=409,
         )
     user_id, connection_id = connection.user_id, connection.pk
-    connection.delete()
-    publish(user_id, "account", {"connection_id": connection_id, "deleted": True})
+    if not _in_use(usage):
+        connection.delete()
+        publish(user_id, "account", {"connection_id": connection_id, "deleted": True})
+        return "deleted"
+    if not archive:
+        raise ApplicationError(
+            f"{connection.label} has history ({_usage_sentence(usage)}). Archive it instead: "
+            "it disappears from your pages and its history is kept.",
+            extra={"code": "has_history", "affected": usage},
+            status_code=409,
+        )
+    now = timezone.now()
+    # The label is freed for a new connection (one label per user); the old one stays readable.
+    stamp = f" · archived {local_time_text(now, zone_named(connection.user.timezone))}"
+    connection.label = connection.label[: 100 - len(stamp)] + stamp
+    connection.archived_at = now
+    connection.save(update_fields=["label", "archived_at", "updated_at"])
+    publish(user_id, "account", {"connection_id": connection_id, "archived": True})
+    return "archived"
+
+
+def _usage_sentence(usage: dict) -> str:
+    parts = []
+    for key, noun in (("traders", "trader"), ("recorders", "recorder")):
+        if usage[key]:
+            parts.append(f"{len(usage[key])} {noun}(s)")
+    for key, noun in (("orders", "order"), ("fills", "fill")):
+        if usage[key]:
+            parts.append(f"{usage[key]} {noun}(s)")
+    return ", ".join(parts)
 
 
 # --- refresh ----------------------------------------------------------------------------------
@@ -339,7 +445,7 @@ def connection_refresh(
         me_user_id = client.token().get("userId")
     except (BrokerError, CredentialsUnreadable) as exc:
         code, message = broker_error_message(exc, host=urls_for_connection(connection)[0])
-        _mark_error(connection, message)
+        _mark_error(connection, message, code=code)
         if raise_errors:
             raise ApplicationError(message, extra={"code": code}) from exc
         return connection
@@ -381,14 +487,46 @@ def _store_accounts(connection, infos, balances, broker_user_id) -> None:
     )
 
 
-def _mark_error(connection: BrokerConnection, message: str) -> None:
+# Codes of a login the broker refused (a person must fix the credentials or solve a CAPTCHA);
+# the others are a refresh that failed (unreachable, rate-limited, a broker error).
+LOGIN_FAILURE_CODES = {"bad_credentials", "captcha", "unreadable_credentials"}
+
+
+def _mark_error(connection: BrokerConnection, message: str, *, code: str = "broker_error") -> None:
+    """Show the failure on Account Management and, when it is news, tell the owner: a timeline
+    line (``broker_login_failed`` / ``account_refresh_failed``) that the notification rules
+    turn into a DM or a push. The same failure again (the beat refreshes every few minutes) is
+    not news."""
     now = timezone.now()
-    BrokerConnection.objects.filter(pk=connection.pk).update(
-        status=BrokerConnection.Status.ERROR,
-        last_error=message,
-        last_checked_at=now,
-        updated_at=now,
-    )
+    with transaction.atomic():
+        before = (
+            BrokerConnection.objects.select_for_update()
+            .filter(pk=connection.pk)
+            .values("status", "last_error")
+            .first()
+        )
+        BrokerConnection.objects.filter(pk=connection.pk).update(
+            status=BrokerConnection.Status.ERROR,
+            last_error=message,
+            last_checked_at=now,
+            updated_at=now,
+        )
+        is_news = before is not None and (
+            before["status"] != BrokerConnection.Status.ERROR or before["last_error"] != message
+        )
+        if is_news:
+            login = code in LOGIN_FAILURE_CODES
+            timeline_write(
+                user=connection.user_id,
+                kind=StrategyLog.Kind.ERROR,
+                message=(
+                    f"Broker login failed for {connection.label}: {message}"
+                    if login
+                    else f"Could not refresh {connection.label}: {message}"
+                ),
+                event=Event.BROKER_LOGIN_FAILED if login else Event.ACCOUNT_REFRESH_FAILED,
+                data={"connection_id": connection.pk, "error": message, "code": code},
+            )
     connection.status, connection.last_error, connection.last_checked_at = (
         BrokerConnection.Status.ERROR,
         message,
@@ -491,7 +629,9 @@ def _paper_ping() -> None:
 
 def paper_connection_create_row(*, user, label: str = "Paper") -> BrokerConnection:
     """The Paper connection row with fresh simulator credentials (no network)."""
-    existing = BrokerConnection.objects.filter(user=user, kind=Kind.PAPER).first()
+    existing = BrokerConnection.objects.filter(
+        user=user, kind=Kind.PAPER, archived_at__isnull=True
+    ).first()
     if existing is not None:
         return existing
     if BrokerConnection.objects.filter(user=user, label=label).exists():
@@ -521,7 +661,7 @@ def paper_connection_provision(
         _paper_login_ensure(connection, balance)
     except BrokerError as exc:
         code, message = broker_error_message(exc)
-        _mark_error(connection, message)
+        _mark_error(connection, message, code=code)
         return connection
     return connection_refresh(connection=connection, raise_errors=False)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
+from accounts.services import paper_connection_on_user_created
+
 
 def give_new_user_a_paper_connection(sender, instance, created, raw=False, **kwargs):
     """Every new user can trade on the built-in paper broker without a broker login."""
@@ -12,7 +14,6 @@ def give_new_user_a_paper_connection(sender, instance, created, raw=False, **kwa
         return
     if not settings.PAPER_BROKER_ENABLED or not getattr(settings, "PAPER_AUTO_PROVISION", True):
         return
-    from accounts.services import paper_connection_on_user_created
 
     user_id = instance.pk
     transaction.on_commit(lambda: paper_connection_on_user_created(user_id))

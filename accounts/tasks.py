@@ -11,7 +11,7 @@ from accounts.models import BrokerConnection
 @shared_task(name="accounts.refresh_connection", ignore_result=True, acks_late=True)
 def refresh_connection(connection_id: int) -> str:
     """Re-read a connection's accounts and balances (a read: running it twice is harmless)."""
-    connection = BrokerConnection.objects.filter(pk=connection_id).first()
+    connection = BrokerConnection.objects.filter(pk=connection_id, archived_at__isnull=True).first()
     if connection is None:
         return "gone"
     services.connection_refresh(connection=connection, raise_errors=False)
@@ -21,7 +21,9 @@ def refresh_connection(connection_id: int) -> str:
 @shared_task(name="accounts.refresh_all_connections", ignore_result=True)
 def refresh_all_connections() -> int:
     """Keep balances on Account Management fresh (one task per connection)."""
-    ids = list(BrokerConnection.objects.values_list("pk", flat=True))
+    ids = list(
+        BrokerConnection.objects.filter(archived_at__isnull=True).values_list("pk", flat=True)
+    )
     for connection_id in ids:
         refresh_connection.delay(connection_id)
     return len(ids)

@@ -1,3 +1,5 @@
+"""The signed-in user's own profile over the API."""
+
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView

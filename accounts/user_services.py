@@ -37,6 +37,25 @@ def user_update_profile(*, user, username: str, timezone: str, first_name: str =
 
 
 @transaction.atomic
+def user_profile_change(*, user, username: str | None = None, timezone: str | None = None) -> None:
+    """Change only what is given (the settings API's partial update)."""
+    fields = []
+    if username is not None:
+        username = username.strip()
+        if not username:
+            raise ApplicationError("Username cannot be empty.", extra={"field": "username"})
+        if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+            raise ApplicationError("That username is taken.", extra={"field": "username"})
+        user.username = username
+        fields.append("username")
+    if timezone is not None:
+        user.timezone = validate_timezone(timezone)
+        fields.append("timezone")
+    if fields:
+        user.save(update_fields=fields)
+
+
+@transaction.atomic
 def user_api_token_regenerate(*, user) -> str:
     """Replace the user's API token; the old one stops working at once."""
     Token.objects.filter(user=user).delete()

@@ -1,3 +1,5 @@
+"""URLs of the signed-in user's own profile."""
+
 from django.urls import path
 
 from accounts import user_apis, user_views

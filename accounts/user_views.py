@@ -68,8 +68,14 @@ def settings_profile(request):
 @login_required
 @require_POST
 def settings_api_token(request):
+    replaced = Token.objects.filter(user=request.user).exists()
     user_services.user_api_token_regenerate(user=request.user)
-    messages.success(request, "New API token created; the old one no longer works.")
+    messages.success(
+        request,
+        "New API token created; the old one no longer works."
+        if replaced
+        else "API token created: copy it into your scripts.",
+    )
     return redirect("settings")
 
 

@@ -9,14 +9,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
-from accounts.forms import ConnectionForm
+from accounts.forms import ConnectionEditForm, ConnectionForm
 from accounts.models import BrokerConnection
 from justtrades.api import ApplicationError
 
 
 @login_required
 def broker_accounts_page(request):
-    connections = list(selectors.connection_list(user=request.user))
+    connections = selectors.connections_with_open_pnl(user=request.user)
     context = {
         "connections": connections,
         "has_paper": any(c.kind == BrokerConnection.Kind.PAPER for c in connections),
@@ -48,3 +48,22 @@ def broker_account_add_page(request):
         "accounts/add_account.html",
         {"form": form, "paper_enabled": settings.PAPER_BROKER_ENABLED},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def broker_account_edit_page(request, connection_id: int):
+    connection = selectors.connection_get(user=request.user, connection_id=connection_id)
+    form = ConnectionEditForm(request.POST or None, connection=connection)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.connection_update(connection=connection, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if connection.status == BrokerConnection.Status.ERROR:
+                messages.warning(request, f"{connection.label} saved, but: {connection.last_error}")
+            else:
+                messages.success(request, f"{connection.label} saved.")
+            return redirect("broker-accounts")
+    return render(request, "accounts/edit_account.html", {"form": form, "connection": connection})

@@ -1,1 +1,3 @@
+"""Analytics has no models of its own to administer."""
+
 # Register your models here.

@@ -5,6 +5,7 @@ from django.urls import path
 from analytics import apis
 
 urlpatterns = [
+    path("dashboard/first-steps/", apis.FirstStepsApi.as_view(), name="dashboard-first-steps"),
     path("dashboard/summary/", apis.DashboardSummaryApi.as_view(), name="dashboard-summary"),
     path("dashboard/positions/", apis.DashboardPositionsApi.as_view(), name="dashboard-positions"),
     path(

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.models import BrokerAccount
 from analytics import selectors as sel
+from analytics.first_steps import first_steps
 from justtrades.api import StandardPagination
 
 CSV_COLUMNS = [
@@ -27,8 +28,15 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
+class SourceField(serializers.ChoiceField):
+    """``recorded`` or ``live``; ``paper``, the recorded record's former name, still works."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(sel.LEGACY_SOURCE_NAMES.get(data, data))
+
+
 class SourceInput(serializers.Serializer):
-    source = serializers.ChoiceField(choices=sel.SOURCES, default=sel.PAPER)
+    source = SourceField(choices=sel.SOURCES, default=sel.RECORDED)
     capital = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("1"), required=False,
         help_text="Starting capital for returns, drawdown % and Sharpe/Sortino (default 50,000).",
@@ -300,3 +308,27 @@ class StrategyCompareApi(APIView):
             starting_capital=data.get("capital"),
         )
         return Response({"source": data["source"], "results": rows})
+
+
+class FirstStepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    done = serializers.BooleanField()
+    href = serializers.CharField()
+    action = serializers.CharField()
+
+
+class FirstStepsOutput(serializers.Serializer):
+    done = serializers.BooleanField(help_text="every step done: the dashboard hides the list")
+    results = FirstStepSerializer(many=True)
+
+
+class FirstStepsApi(APIView):
+    """The dashboard's first-steps checklist, each step read from what the user has done."""
+
+    @extend_schema(responses=FirstStepsOutput)
+    def get(self, request):
+        steps = first_steps(user=request.user)
+        return Response(
+            FirstStepsOutput({"done": all(step.done for step in steps), "results": steps}).data
+        )

@@ -1,3 +1,5 @@
+"""The analytics app: the dashboard's statistics over recorded and broker trades."""
+
 from django.apps import AppConfig
 
 

@@ -1,9 +1,13 @@
 """Reads behind the dashboard and the analytics pages, always scoped to one user.
 
-Two sources, never mixed: ``paper`` (the recorders' `RecordedTrade`) and ``live`` (round trips
-built from the traders' broker `Fill` rows, first in first out per account and symbol). Every
+Two sources, never mixed: ``recorded`` (the recorders' virtual track record, `RecordedTrade`)
+and ``live`` (the broker accounts', Paper and Tradovate alike: round trips built from the
+traders' broker `Fill` rows, first in first out per account and symbol). Every
 selector makes a fixed number of queries whatever the number of trades: the trades of a filter
 come back in one query as plain columns, and the figures are computed by `analytics.statistics`.
+
+One file for one idea, the reads of the dashboard: every figure comes from the same filtered
+trade rows, so the pages agree.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import gc
 import hashlib
 import json
 import logging
-from collections import defaultdict, deque
+from bisect import bisect_left
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -30,15 +35,23 @@ from django.utils import timezone
 from accounts.models import BrokerAccount
 from analytics import statistics as st
 from recorder.models import RecordedPosition, RecordedTrade, Recorder
+from recorder.selectors import recorded_open_pnl
 from strategies.models import Strategy
 from traders.models import Fill, Position
+from traders.pnl import position_open_pnl
+from traders.risk import trading_day, trading_day_start
+from traders.trades import closed_lots
 
 logger = logging.getLogger(__name__)
 
-PAPER = "paper"
+RECORDED = "recorded"
 LIVE = "live"
-SOURCES = (PAPER, LIVE)
+SOURCES = (RECORDED, LIVE)
+# What the recorded source was called before "Paper" meant only the paper broker's accounts.
+LEGACY_SOURCE_NAMES = {"paper": RECORDED}
 CACHE_SECONDS = 600
+# The account column of a signals recorder's virtual trades: no broker account holds them.
+RECORDED_ACCOUNT = "Recorded"
 
 
 def default_starting_capital() -> Decimal:
@@ -61,7 +74,7 @@ class TradeFilters:
     ``start`` / ``end`` are local days (in the user's zone) of the trade's exit, both inclusive.
     """
 
-    source: str = PAPER
+    source: str = RECORDED
     strategy_id: int | None = None
     account_id: int | None = None
     symbol: str = ""
@@ -225,7 +238,8 @@ def _paper_fingerprint(*, user, filters: TradeFilters, tz: tzinfo) -> tuple:
 
 @dataclass
 class LiveTrade:
-    """A live round trip, paired first in first out from broker fills of one account + symbol."""
+    """A live trade: one lot (or part of one) closed, paired first in first out from broker
+    fills of one account + symbol."""
 
     id: str
     strategy_id: int | None
@@ -246,15 +260,6 @@ class LiveTrade:
     exit_reason: str = "fill"
 
 
-def _point_value(symbol: str) -> Decimal:
-    from accounts.brokers.symbols import UnknownSymbol, resolve_symbol
-
-    try:
-        return resolve_symbol(symbol).point_value
-    except (UnknownSymbol, ValueError):
-        return Decimal("1")
-
-
 def _live_fills(*, user, filters: TradeFilters) -> QuerySet[Fill]:
     qs = Fill.objects.filter(user=user, broker_account__connection__user=user)
     if filters.account_id is not None:
@@ -267,58 +272,37 @@ def _live_fills(*, user, filters: TradeFilters) -> QuerySet[Fill]:
 
 
 def live_trades(*, user, filters: TradeFilters, tz: tzinfo) -> list[LiveTrade]:
-    """The user's live round trips matching `filters`, oldest exit first.
-
-    Each closing fill is matched against the oldest open lots of the same account and symbol; a
-    fill larger than the open position closes it and opens the rest the other way. The strategy is
-    the one of the trader whose order opened the lot. Fills carry no commission: net = gross.
+    """The user's live trades matching `filters`, oldest exit first: one per closed lot, paired
+    by ``traders.trades`` as every other page and message pairs them. The strategy is the one of
+    the trader whose order opened the lot. Fills carry no commission: net = gross.
     """
-    lots: dict[tuple[int, str], deque] = defaultdict(deque)
     trades: list[LiveTrade] = []
-    point_values: dict[str, Decimal] = {}
-    for fill in _live_fills(user=user, filters=filters):
-        sign = 1 if fill.action.lower().startswith("b") else -1
-        key = (fill.broker_account_id, fill.symbol)
-        book = lots[key]
-        remaining = fill.quantity
-        pv = point_values.get(fill.symbol)
-        if pv is None:
-            pv = point_values[fill.symbol] = _point_value(fill.symbol)
-        while remaining and book and book[0][0] * sign < 0:
-            lot = book[0]
-            lot_sign, lot_qty, lot_price, lot_time, lot_fill = lot
-            qty = min(remaining, lot_qty)
-            points = (fill.price - lot_price) * lot_sign
-            pnl = (points * pv * qty).quantize(st.CENT)
-            trader = lot_fill.order.trader if lot_fill.order_id and lot_fill.order else None
-            strategy = trader.strategy if trader else None
-            trades.append(
-                LiveTrade(
-                    id=f"{lot_fill.pk}-{fill.pk}",
-                    strategy_id=strategy.pk if strategy else None,
-                    strategy=strategy.name if strategy else "Manual",
-                    account_id=fill.broker_account_id,
-                    account=fill.broker_account.name,
-                    symbol=fill.symbol,
-                    side="long" if lot_sign > 0 else "short",
-                    quantity=qty,
-                    entry_time=lot_time,
-                    exit_time=fill.timestamp,
-                    entry_price=lot_price,
-                    exit_price=fill.price,
-                    points=points,
-                    pnl=pnl,
-                    commission=Decimal("0.00"),
-                    net_pnl=pnl,
-                )
+    fills = _live_fills(user=user, filters=filters)
+    for lot in closed_lots(fills, key=lambda f: (f.broker_account_id, f.symbol)):
+        opening, closing = lot.opening, lot.closing
+        trader = opening.order.trader if opening.order_id and opening.order else None
+        strategy = trader.strategy if trader else None
+        pnl = lot.pnl if lot.pnl is not None else Decimal("0.00")  # product unknown: no dollars
+        trades.append(
+            LiveTrade(
+                id=f"{opening.pk}-{closing.pk}",
+                strategy_id=strategy.pk if strategy else None,
+                strategy=strategy.name if strategy else "Manual",
+                account_id=closing.broker_account_id,
+                account=closing.broker_account.name,
+                symbol=closing.symbol,
+                side=lot.side,
+                quantity=lot.quantity,
+                entry_time=opening.timestamp,
+                exit_time=closing.timestamp,
+                entry_price=lot.entry_price,
+                exit_price=lot.exit_price,
+                points=lot.points,
+                pnl=pnl,
+                commission=Decimal("0.00"),
+                net_pnl=pnl,
             )
-            remaining -= qty
-            if qty == lot_qty:
-                book.popleft()
-            else:
-                lot[1] = lot_qty - qty
-        if remaining:
-            book.append([sign, remaining, fill.price, fill.timestamp, fill])
+        )
     trades.sort(key=lambda t: (t.exit_time, t.id))
     strategy_set = set(filters.strategy_ids)
     out = []
@@ -395,8 +379,9 @@ def _cached(*, user, name: str, filters: TradeFilters, tz: tzinfo, extra: Any, c
     seconds = getattr(settings, "ANALYTICS_CACHE_SECONDS", CACHE_SECONDS)
     if not seconds:
         return compute()
-    today = timezone.now().astimezone(tz).date()
-    raw = json.dumps([name, filters.key(), str(tz), str(extra), str(today), fingerprint])
+    now = timezone.now()
+    days = [str(now.astimezone(tz).date()), str(trading_day(now))]  # figures roll with both
+    raw = json.dumps([name, filters.key(), str(tz), str(extra), days, fingerprint])
     key = f"analytics:{user.pk}:{hashlib.sha1(raw.encode()).hexdigest()}"  # noqa: S324
     try:
         hit = cache.get(key)
@@ -585,7 +570,7 @@ def dashboard_summary(*, user, source: str, starting_capital: Decimal | None = N
         today = timezone.now().astimezone(tz).date()
         week_start = today - timedelta(days=today.weekday())
         month_start = today.replace(day=1)
-        periods = {"today": today, "week": week_start, "month": month_start}
+        periods = {"week": week_start, "month": month_start}
         sums = {k: st.ZERO for k in periods}
         counts = dict.fromkeys(periods, 0)
         for day in reversed(stats.daily):
@@ -595,6 +580,7 @@ def dashboard_summary(*, user, source: str, starting_capital: Decimal | None = N
                 if day.start >= first:
                     sums[name] += day.pnl
                     counts[name] += day.trades
+        sums["today"], counts["today"] = _trading_day_so_far(series)
         return {
             "source": source,
             "timezone": str(tz),
@@ -627,6 +613,19 @@ def dashboard_summary(*, user, source: str, starting_capital: Decimal | None = N
     return summary
 
 
+def _trading_day_so_far(series: st.TradeSeries) -> tuple[Decimal, int]:
+    """The P&L and count of the trades closed in the current CME trading day (since 17:00
+    Chicago), the day the Control Center, the daily limits and the broker speak of."""
+    first = bisect_left(series.exit_ts, trading_day_start(timezone.now()).timestamp())
+    cents = sum(series.pnl[first:])
+    return Decimal(cents) / 100, len(series) - first
+
+
+def _money_or_none(value: Decimal | None) -> str | None:
+    # Without a quote yet the open P&L is unknown, not zero.
+    return None if value is None else money(value)
+
+
 def open_positions(*, user, source: str) -> list[dict]:
     """Open positions of the source: paper positions of the recorders, or broker positions."""
     if source == LIVE:
@@ -648,8 +647,8 @@ def open_positions(*, user, source: str) -> list[dict]:
                 "side": "long" if p.net_pos > 0 else "short",
                 "net_pos": p.net_pos,
                 "avg_price": str(p.net_price) if p.net_price is not None else None,
-                "last_price": None,
-                "open_pnl": money(p.open_pnl),
+                "last_price": plain(p.last_price) if p.last_price is not None else None,
+                "open_pnl": _money_or_none(position_open_pnl(p)),
                 "opened_at": None,
                 "updated_at": iso(p.updated_at),
             }
@@ -664,9 +663,9 @@ def open_positions(*, user, source: str) -> list[dict]:
     return [
         {
             "id": p.pk,
-            "source": PAPER,
+            "source": RECORDED,
             "account_id": None,
-            "account": "Paper",
+            "account": RECORDED_ACCOUNT,
             "strategy_id": p.recorder.strategy_id,
             "strategy": p.recorder.strategy.name,
             "symbol": p.symbol,
@@ -674,8 +673,7 @@ def open_positions(*, user, source: str) -> list[dict]:
             "net_pos": p.net_pos,
             "avg_price": plain(p.avg_price),
             "last_price": plain(p.last_price) if p.last_price is not None else None,
-            # Without a quote yet the open P&L is unknown, not zero.
-            "open_pnl": money(p.open_pnl) if p.last_price is not None else None,
+            "open_pnl": _money_or_none(recorded_open_pnl(p)),
             "opened_at": iso(p.opened_at),
             "updated_at": iso(p.updated_at),
         }
@@ -768,9 +766,9 @@ def history_row(trade: RecordedTrade | LiveTrade, tz: tzinfo) -> dict:
         ticks = None
     else:
         recorder = trade.recorder
-        source, strategy_id, strategy = PAPER, recorder.strategy_id, recorder.strategy.name
+        source, strategy_id, strategy = RECORDED, recorder.strategy_id, recorder.strategy.name
         account_id = recorder.broker_account_id
-        account = recorder.broker_account.name if recorder.broker_account else "Paper"
+        account = recorder.broker_account.name if recorder.broker_account else RECORDED_ACCOUNT
         reason, ticks = trade.exit_reason, str(trade.ticks)
     return {
         "id": trade.id if isinstance(trade.id, str) else str(trade.id),
@@ -796,11 +794,26 @@ def history_row(trade: RecordedTrade | LiveTrade, tz: tzinfo) -> dict:
     }
 
 
+def source_named(name: str | None) -> str:
+    """The source a query asks for, old names included; the recorded record by default."""
+    name = LEGACY_SOURCE_NAMES.get(name or "", name)
+    return name if name in SOURCES else RECORDED
+
+
+def _accounts_of_source(*, user, source: str) -> QuerySet[BrokerAccount]:
+    """The accounts whose trades the source holds: every broker account (Paper and Tradovate)
+    for the broker side, the accounts followed by account recorders for the recorded side."""
+    accounts = BrokerAccount.objects.filter(connection__user=user)
+    if source == LIVE:
+        return accounts
+    return accounts.filter(recorder__user=user).distinct()
+
+
 def filter_choices(*, user, source: str) -> dict:
     """Options of the history filters: the user's strategies, accounts and traded symbols."""
     strategies = list(Strategy.objects.filter(user=user).order_by("name").values("id", "name"))
     accounts = list(
-        BrokerAccount.objects.filter(connection__user=user).order_by("name").values("id", "name")
+        _accounts_of_source(user=user, source=source).order_by("name").values("id", "name")
     )
     if source == LIVE:
         symbols = Fill.objects.filter(user=user).values_list("symbol", flat=True)

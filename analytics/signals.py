@@ -6,10 +6,11 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from analytics.selectors import trades_changed
+from recorder.models import RecordedTrade, Recorder
+from traders.models import Fill
 
 
 def _recorded_trade_changed(sender, instance, **kwargs):
-    from recorder.models import Recorder
 
     user_id = Recorder.objects.filter(pk=instance.recorder_id).values_list("user_id", flat=True)
     for uid in user_id:
@@ -23,8 +24,6 @@ def _fill_changed(sender, instance, **kwargs):
 
 
 def connect() -> None:
-    from recorder.models import RecordedTrade
-    from traders.models import Fill
 
     for signal in (post_save, post_delete):
         signal.connect(

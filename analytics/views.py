@@ -11,13 +11,14 @@ from django.http import Http404
 from django.shortcuts import render
 
 from analytics import selectors as sel
+from analytics.first_steps import first_steps_left
 from analytics.statistics import SHARPE_FORMULA
+from justtrades.staticfiles import chart_library
 
 
 def _page_config(request, **extra) -> dict:
-    source = request.GET.get("source")
     return {
-        "source": source if source in sel.SOURCES else sel.PAPER,
+        "source": sel.source_named(request.GET.get("source")),
         "capital": str(sel.default_starting_capital()),
         "timezone": str(sel.user_tz(request.user)),
         **extra,
@@ -29,7 +30,12 @@ def dashboard_page(request):
     return render(
         request,
         "analytics/dashboard.html",
-        {"config": _page_config(request, page="dashboard"), "sharpe_formula": SHARPE_FORMULA},
+        {
+            "config": _page_config(request, page="dashboard"),
+            "first_steps": first_steps_left(user=request.user),
+            "sharpe_formula": SHARPE_FORMULA,
+            "chart_library": chart_library(),
+        },
     )
 
 
@@ -44,7 +50,12 @@ def strategy_analytics_page(request, strategy_id: int):
     return render(
         request,
         "analytics/strategy.html",
-        {"strategy": strategy, "config": config, "sharpe_formula": SHARPE_FORMULA},
+        {
+            "strategy": strategy,
+            "config": config,
+            "sharpe_formula": SHARPE_FORMULA,
+            "chart_library": chart_library(),
+        },
     )
 
 
@@ -57,5 +68,10 @@ def compare_page(request):
     return render(
         request,
         "analytics/compare.html",
-        {"strategies": strategies, "config": config, "sharpe_formula": SHARPE_FORMULA},
+        {
+            "strategies": strategies,
+            "config": config,
+            "sharpe_formula": SHARPE_FORMULA,
+            "chart_library": chart_library(),
+        },
     )

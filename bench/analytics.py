@@ -157,7 +157,7 @@ def main() -> None:
         print(
             f"{connection.vendor}: {args.trades} trades written in {time.perf_counter() - t0:.1f} s"
         )
-        filters = sel.TradeFilters(source=sel.PAPER, strategy_id=strategy.pk)
+        filters = sel.TradeFilters(source=sel.RECORDED, strategy_id=strategy.pk)
         qs = RecordedTrade.objects.filter(recorder__strategy=strategy)
         results = [
             _fmt(
@@ -173,13 +173,13 @@ def main() -> None:
                 lambda: sel.analytics_statistics(user=user, filters=filters), args.repeat
             )
             summary_cold = _timed(
-                lambda: sel.dashboard_summary(user=user, source=sel.PAPER), args.repeat
+                lambda: sel.dashboard_summary(user=user, source=sel.RECORDED), args.repeat
             )
         results.append(_fmt("load the trades as columns (1 query)", load))
         results.append(_fmt("W4 statistics of the strategy (cold, no cache)", stats, "stats"))
         results.append(_fmt("dashboard summary selector (cold, no cache)", summary_cold))
         summary_warm = _timed(
-            lambda: sel.dashboard_summary(user=user, source=sel.PAPER), args.repeat
+            lambda: sel.dashboard_summary(user=user, source=sel.RECORDED), args.repeat
         )
         results.append(_fmt("dashboard summary selector (warm cache)", summary_warm))
 

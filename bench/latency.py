@@ -51,7 +51,7 @@ def main() -> int:
     report = Report("W2", "webhook in → order accepted by the Tradovate simulator")
     with RunningSystem(**system_kwargs()) as system:
         system.setup_django()
-        from accounts.brokers import get_broker
+        from accounts.brokers.factory import broker_for
         from bench.support import make_strategy, make_user
         from traders.models import Order
         from traders.services import trader_create
@@ -76,7 +76,7 @@ def main() -> int:
 
         # Baselines: /ping, and our Tradovate client placing straight on the simulator.
         ping = run_load(ping_plan(system.url, mode="open", rate=args.rate, max_requests=100))
-        broker = get_broker(connection)
+        broker = broker_for(connection)
         spare = accounts[-1].external_id
         broker.accounts()  # log in once, as a worker would have done long before
         direct = []

@@ -137,7 +137,7 @@ def main() -> int:
 
         from accounts.brokers.base import BrokerFill
         from accounts.models import BrokerAccount, BrokerConnection, User
-        from traders.services import fill_record
+        from traders.mirror import fill_record
 
         user = User.objects.create(username="bench-live", email="bench-live@example.com")
         # A connection the broker stream leaves alone (never checked), so the only fills on
@@ -167,7 +167,7 @@ def main() -> int:
         for s in sockets:
             pings += s.ping_round_trips(50)
 
-        from notifications import realtime
+        from justtrades import realtime
 
         published: dict[int, float] = {}
 

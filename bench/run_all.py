@@ -1,4 +1,4 @@
-"""`make bench`: run W1–W5 and write bench/RESULTS.md.
+"""`make bench`: run W1–W6 and write bench/RESULTS.md.
 
     .venv/bin/python bench/run_all.py [--only W1,W3] [--quick] [--output bench/RESULTS.md]
 
@@ -35,11 +35,13 @@ BENCHES = [
      "≥ 500 alerts/s, p99 < 50 ms, every alert stored once"),
     ("W2", "webhook in → order accepted by the simulator", "latency.py", [], ["--alerts", "80"],
      "p50 < 25 ms, p99 < 100 ms"),
-    ("W3", "one signal fanned out to 100 accounts", "fanout.py", [], ["--rounds", "3"],
+    ("W3", "one signal fanned out to 100 accounts", "fanout.py", ["--rounds", "3"], ["--rounds", "2"],
      "last order accepted < 1 s after the webhook"),
     ("W4", "statistics of a strategy with 100,000 trades", "analytics.py", [],
      ["--trades", "20000", "--repeat", "5"], "< 250 ms; dashboard API p95 < 100 ms"),
     ("W5", "fill → browser WebSocket message", "live.py", [], [], "p95 < 150 ms"),
+    ("W6", "Tradovate requests per login, idle and per signal", "budget.py", [], ["--idle", "60"],
+     "idle ≤ 300 /h per login; per signal per account exactly one order request, no position read"),
 ]  # fmt: skip
 
 # For benches that print rather than write JSON: (pattern on the measure, statistic, limit ms).
@@ -221,7 +223,7 @@ def write_results(results: list[dict], path: Path, started: str, info: str) -> N
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Run W1–W5 and write bench/RESULTS.md")
+    parser = argparse.ArgumentParser(description="Run W1–W6 and write bench/RESULTS.md")
     parser.add_argument("--only", help="comma-separated ids, e.g. W1,W3")
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per bench")

@@ -214,7 +214,11 @@ def system_kwargs(**overrides) -> dict:
         "redis_db": int(env.get("BENCH_REDIS_DB", 14)),
         # The web processes use a connection pool (settings.DB_POOL); the single-threaded
         # worker and stream processes keep persistent connections, as in production.
-        "extra_env": {"DB_CONN_MAX_AGE": env.get("BENCH_DB_CONN_MAX_AGE", "60")},
+        "extra_env": {
+            "DB_CONN_MAX_AGE": env.get("BENCH_DB_CONN_MAX_AGE", "60"),
+            # Benches run whenever they run: the paper broker keeps no exchange hours for them.
+            "PAPER_ENFORCE_SESSIONS": "false",
+        },
     }
     kwargs.update(overrides)
     return kwargs

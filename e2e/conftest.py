@@ -44,33 +44,7 @@ class Stack:
         return self.server.url
 
 
-def start_process(args: list[str], log_path, **env: str):
-    import subprocess
-    import sys
-
-    from justtrades.testing.fixtures import ROOT, child_env
-
-    log = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-    return subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=child_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop_process(proc) -> None:
-    import os
-    import signal
-
-    if proc and proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except Exception:  # noqa: BLE001
-            os.killpg(proc.pid, signal.SIGKILL)
+from justtrades.testing.fixtures import start_process, stop_process  # noqa: E402,F401
 
 
 @pytest.fixture

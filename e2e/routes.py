@@ -17,6 +17,7 @@ PUBLIC_PREFIXES = (
     "webhooks/",  # authenticated by the secret token in the URL
     "webhook/",
     "accounts/",  # allauth: login, signup, password reset, email
+    "_allauth/",  # allauth's JSON auth (browser client: session + CSRF; app client: token)
     "oauth/",  # OAuth provider callbacks (allauth checks the state)
     "sw.js",  # the service worker script
     "static/",

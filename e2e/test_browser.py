@@ -10,32 +10,22 @@ Screenshots of every step are kept under test-artifacts/browser/.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+from justtrades.testing.browser import shot, sign_up, switch_trader_on
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason=f"{CHROMIUM} is absent: `apt-get install -y chromium` to run the browser tests",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
 def browser_stack(paper_auto_provision, stack):
     from e2e.conftest import start_process, stop_process
 
-    # New connections are picked up by the stream within a second here (15 s in production).
+    # New connections are picked up by the stream within a second here (2 s in production).
     stop_process(stack.stream)
     stack.stream = start_process(
         ["manage.py", "broker_stream", "--refresh", "1"],
@@ -50,35 +40,8 @@ def browser_stack(paper_auto_provision, stack):
 
 
 @pytest.fixture
-def page(browser_stack):
-    from playwright.sync_api import sync_playwright
-
-    (ARTIFACTS / "pages").mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(15_000)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.errors = errors
-        yield pg
-        context.close()
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+def page(browser_stack, new_page):
+    return new_page(viewport={"width": 1400, "height": 1000})
 
 
 def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
@@ -86,14 +49,7 @@ def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
 
     base = browser_stack.url
     # 1. Sign up.
-    page.goto(f"{base}/accounts/signup/")
-    page.fill("input[name=email]", "carol@example.com")
-    page.fill("input[name=username]", "carol")
-    page.fill("input[name=password1]", "a-long-Passphrase-42")
-    page.fill("input[name=password2]", "a-long-Passphrase-42")
-    shot(page, "01-signup")
-    page.locator("form [type=submit]").last.click()
-    page.wait_for_url(re.compile(r"^(?!.*signup).*$"))
+    sign_up(page, base, "carol", before_submit=lambda p: shot(p, "01-signup"))
     shot(page, "02-after-signup")
 
     # 2. The Paper account is there, funded.
@@ -132,7 +88,8 @@ def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
     recorder_page.goto(page.url)
     page.goto(f"{base}/control-center/")
     expect(page.locator("#cc-positions")).not_to_contain_text("Loading")
-    recorder_page.wait_for_timeout(1000)  # both sockets joined
+    for open_page in (page, recorder_page):  # both sockets joined
+        expect(open_page.locator("#live-status")).to_have_attribute("data-state", "live")
 
     response = requests.post(
         url,
@@ -149,7 +106,7 @@ def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
     expect(page.locator("#cc-positions")).not_to_contain_text("NaN")
     shot(page, "06-control-center-live-fill")
     expect(recorder_page.locator("#positions")).to_contain_text("MNQ", timeout=20_000)
-    recorder_page.screenshot(path=str(ARTIFACTS / "07-recorder-live-position.png"), full_page=True)
+    shot(recorder_page, "07-recorder-live-position")
 
     # 7. Flatten All (the browser's confirmation dialog is accepted).
     page.once("dialog", lambda dialog: dialog.accept())
@@ -161,14 +118,14 @@ def test_a_new_trader_goes_from_sign_up_to_a_closed_trade(browser_stack, page):
 
     expect(page.locator("#cc-traders")).not_to_contain_text("+1")
 
-    # 8. The dashboard shows the closed trade of the account (the "Live" side: broker fills).
+    # 8. The dashboard shows the closed trade of the account (the Broker side: broker fills).
     page.goto(f"{base}/")
-    page.get_by_role("button", name="Live", exact=True).click()
+    page.get_by_role("button", name="Broker", exact=True).click()
     history = page.locator("section, div.card").filter(has_text="Trade history").last
     expect(history).to_contain_text("MNQ", timeout=20_000)
     expect(history).not_to_contain_text("No trades match")
     shot(page, "09-dashboard-closed-trade")
-    assert not page.errors, page.errors
+    assert not page.problems, page.problems
 
 
 PAGES = [
@@ -194,34 +151,13 @@ def test_every_page_reads_cleanly_on_a_desktop_and_a_phone(browser_stack, page):
     """Each page a trader opens, with an open position on the books: no script error, no
     NaN/undefined on screen, and nothing wider than a phone's screen."""
     base = browser_stack.url
-    console_errors: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            console_errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None
-        ),
-    )
-    page.goto(f"{base}/accounts/signup/")
-    page.fill("input[name=email]", "dave@example.com")
-    page.fill("input[name=username]", "dave")
-    page.fill("input[name=password1]", "a-long-Passphrase-42")
-    page.fill("input[name=password2]", "a-long-Passphrase-42")
-    page.locator("form [type=submit]").last.click()
-    page.wait_for_url(re.compile(r"^(?!.*signup).*$"))
+    sign_up(page, base, "dave")
     page.goto(f"{base}/strategies/new/")
     page.fill("input[name=name]", "Tour")
     page.locator("form [type=submit]").last.click()
     url = page.locator("#webhook-url").input_value()
     strategy_path = re.sub(r"^https?://[^/]+", "", page.url)
-    page.goto(f"{base}/traders/new/")
-    page.select_option("select[name=strategy]", label="Tour")
-    account_select = page.locator("select[name=broker_account]")
-    account_select.select_option(
-        account_select.locator("option", has_text="PAPER").first.get_attribute("value")
-    )
-    if not page.locator("input[name=enabled]").is_checked():
-        page.locator("input[name=enabled]").check()
-    page.locator("form [type=submit]").last.click()
+    switch_trader_on(page, base, "Tour")
     page.goto(f"{base}/recorders/")
     page.locator("a", has_text="Tour").first.click()
     recorder_path = re.sub(r"^https?://[^/]+", "", page.url)
@@ -249,7 +185,7 @@ def test_every_page_reads_cleanly_on_a_desktop_and_a_phone(browser_stack, page):
             assert response is not None and response.status == 200, (name, response)
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "pages" / f"{label}-{name}.png"), full_page=True)
+            shot(page, f"pages/{label}-{name}")
             text = page.locator("main").inner_text()
             if found := BROKEN_TEXT.search(text):
                 problems.append(f"{label} {name}: shows {found.group(0)!r}")
@@ -261,5 +197,4 @@ def test_every_page_reads_cleanly_on_a_desktop_and_a_phone(browser_stack, page):
             if overflow > 1:
                 problems.append(f"{label} {name}: {overflow}px wider than the screen")
     assert not problems, problems
-    assert not page.errors, page.errors
-    assert not console_errors, console_errors
+    assert not page.problems, page.problems

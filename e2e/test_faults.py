@@ -60,9 +60,9 @@ def post_alert(strategy, **body) -> int:
 
 
 def broker_orders(connection, account) -> list:
-    from accounts.brokers import get_broker
+    from accounts.brokers.factory import broker_for
 
-    return get_broker(connection).orders(account.external_id)
+    return broker_for(connection).orders(account.external_id)
 
 
 def settled_orders(signal_id: int, trader) -> list:
@@ -107,9 +107,9 @@ def test_a_worker_killed_mid_signal_is_redelivered_and_places_one_order(
 
     if fault_path == "position":
         wait_until(
-            lambda: Signal.objects.get(pk=signal_id).status == Signal.Status.PROCESSED,
+            lambda: Signal.objects.get(pk=signal_id).status == Signal.Status.EXECUTING,
             timeout=20,
-            message="the signal processed and its trader task started",
+            message="the signal decided and its execution started",
         )
         time.sleep(1.0)  # the trader task is now inside the hanging position read
         assert not Order.objects.filter(signal_id=signal_id, status="Filled").exists()
@@ -184,7 +184,7 @@ def test_a_misbehaving_broker_leaves_one_order_in_its_true_state(
 
 
 def test_a_dropped_broker_socket_resyncs_and_misses_no_fill(sim, alice, tmp_path):
-    from accounts.brokers import get_broker
+    from accounts.brokers.factory import broker_for
     from traders.models import Fill
 
     connection, account, strategy, trader = trading_setup(alice, sim)
@@ -192,7 +192,7 @@ def test_a_dropped_broker_socket_resyncs_and_misses_no_fill(sim, alice, tmp_path
         ["manage.py", "broker_stream", "--refresh", "1"], tmp_path / "stream.log", **sim.env()
     )
     try:
-        broker = get_broker(connection)
+        broker = broker_for(connection)
         wait_until(lambda: sim.stats()["sockets"] >= 1, timeout=20, message="the stream up")
         broker.place_order(account_id=account.external_id, symbol="MNQ1!", action="Buy", qty=1)
         wait_until(
@@ -389,10 +389,7 @@ def test_a_worker_rides_out_a_brief_database_outage(sim, alice, tmp_path):
     try:
         signal_id = _with_database_unavailable(lambda: post_alert(strategy, id="db-outage"))
         wait_until(
-            lambda: (
-                Signal.objects.get(pk=signal_id).status
-                not in (Signal.Status.ACCEPTED, Signal.Status.PROCESSING)
-            ),
+            lambda: Signal.objects.get(pk=signal_id).status == Signal.Status.PROCESSED,
             timeout=60,
             message="the signal processed after the outage",
         )

@@ -1,2 +1,7 @@
+"""What every template gets."""
+
+from django.conf import settings
+
+
 def product(request):
-    return {"PRODUCT_NAME": "Just.Trades"}
+    return {"PRODUCT_NAME": settings.PRODUCT_NAME}

@@ -1,4 +1,4 @@
-"""A Content Security Policy on every response.
+"""A Content Security Policy on every response, and the user's time zone for every page.
 
 Scripts and styles come only from our own static files (no inline script), so an injected
 string in a strategy name or an alert body can never run in a trader's browser.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.utils import timezone
+
+from justtrades.clock import zone_named
 
 DEFAULT_POLICY = "; ".join(
     [
@@ -39,9 +42,7 @@ class ContentSecurityPolicyMiddleware:
             markcoroutinefunction(self)
 
     def _apply(self, request, response):
-        # The API docs page (Swagger UI) ships inline bootstrap code of its own.
-        if not request.path.startswith("/api/docs"):
-            response.setdefault("Content-Security-Policy", self.policy)
+        response.setdefault("Content-Security-Policy", self.policy)
         return response
 
     def __call__(self, request):
@@ -51,3 +52,21 @@ class ContentSecurityPolicyMiddleware:
 
     async def _acall(self, request):
         return self._apply(request, await self.get_response(request))
+
+
+class UserTimezoneMiddleware:
+    """Server-rendered times in the zone the user chose in Settings (UTC for visitors)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(zone_named(user.timezone))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,3 +1,5 @@
+"""The WebSocket routes."""
+
 from django.urls import path
 
 from notifications.consumers import LiveConsumer

@@ -24,6 +24,7 @@ from justtrades.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+PRODUCT_NAME = "Just.Trades"
 VAR_DIR = Path(env_str("JT_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -61,12 +62,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files, not a CDN
     "channels",
     "django_celery_beat",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.discord",
+    "allauth.headless",  # JSON login, signup, password change and reset for API clients
     "justtrades",
     "accounts",
     "strategies",
@@ -84,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "justtrades.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -102,6 +106,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "justtrades.context_processors.product",
             ],
+            # `|local_time` on every page without a load tag: one way to show a time.
+            "builtins": ["justtrades.templatetags.clock"],
         },
     },
 ]
@@ -197,6 +203,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ROUTES = {"notifications.tasks.*": {"queue": "notifications"}}
+
+# --- the trading core ---------------------------------------------------------------------------
+# A worker's hold on an account's turn lasts this long without renewal (renewed every third of
+# it while working): a killed worker blocks its account no longer than this.
+TURN_LEASE_SECONDS = env_int("TURN_LEASE_SECONDS", 6)
+# The broker stream's mirror is trusted while its heartbeat is younger than this; older, the
+# planner reads the broker over REST.
+MIRROR_MAX_AGE_SECONDS = env_int("MIRROR_MAX_AGE_SECONDS", 10)
+# Test suites only: a named crash to inject ("kill_before_fan_out" kills the worker between a
+# signal's decision and the enqueue of its executions). Ignored outside JT_TESTING.
+TEST_FAULT = os.environ.get("JT_TEST_FAULT", "") if TESTING else ""
+# How long an execution waits for the broker's report of what it sent before moving on.
+SETTLE_TIMEOUT_SECONDS = env_int("SETTLE_TIMEOUT_SECONDS", 5)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
@@ -246,6 +265,18 @@ SOCIALACCOUNT_PROVIDERS = {
     }
 }
 
+# Headless (JSON) auth under /_allauth/{browser,app}/v1/ beside the HTML pages. "browser":
+# session cookie + CSRF token, for scripts running in a page of this site; "app": the
+# X-Session-Token header, no cookies and no CSRF, for phone apps and scripts.
+HEADLESS_ONLY = False
+HEADLESS_CLIENTS = ("browser", "app")
+# Links in the emails allauth sends on behalf of a JSON client open our own HTML pages.
+HEADLESS_FRONTEND_URLS = {
+    "account_confirm_email": "/accounts/confirm-email/{key}/",
+    "account_reset_password_from_key": "/accounts/password/reset/key/{key}/",
+    "account_signup": "/accounts/signup/",
+}
+
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if env_str("EMAIL_HOST")
@@ -263,6 +294,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated script gets 401 + WWW-Authenticate, not 403.
         "rest_framework.authentication.TokenAuthentication",
+        # The session an app client opened through /_allauth/app/v1/auth/login.
+        "allauth.headless.contrib.rest_framework.authentication.XSessionTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -278,6 +311,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/docs/ loads Swagger UI from our static files (drf-spectacular-sidecar, pinned) and
+    # its start-up code from a URL of its own, so it runs under the site's CSP and never calls
+    # out: no CDN, no online validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # One name per shared choice set, so the schema (and check --deploy) stays unambiguous.
     "ENUM_NAME_OVERRIDES": {
         "ExitUnitEnum": "strategies.models.ExitUnit",
@@ -298,6 +338,15 @@ PAPER_BROKER_URL = env_str("PAPER_BROKER_URL", "http://127.0.0.1:8765/v1")
 PAPER_BROKER_ENABLED = env_bool("PAPER_BROKER_ENABLED", True)
 # Give every new user a Paper connection with a funded sub-account.
 PAPER_AUTO_PROVISION = env_bool("PAPER_AUTO_PROVISION", True)
+# Paper market orders fill this many ticks past the touch (the paper broker and the recorder
+# alike): 0 fills at the price the chart saw; 1 is a fair cost of a market order in a liquid future.
+PAPER_SLIPPAGE_TICKS = env_int("PAPER_SLIPPAGE_TICKS", 0)
+# Paper orders fill in lots of the book's size (10 contracts a price) instead of at once. Off by
+# default (paper accounts trade small); the fault suite turns it on.
+PAPER_PARTIAL_FILLS = env_bool("PAPER_PARTIAL_FILLS", False)
+# The paper broker refuses orders while CME Globex is closed (SessionClosed), and the recorder
+# books nothing then either. Off in tests, which run at any hour of any day.
+PAPER_ENFORCE_SESSIONS = env_bool("PAPER_ENFORCE_SESSIONS", not TESTING)
 # Guards the simulator's own /sim endpoints (creating logins, moving prices); shared by the
 # app and the simulator process through var/ when not set.
 PAPER_BROKER_ADMIN_TOKEN = secret_from_env_or_file(
@@ -308,7 +357,6 @@ PAPER_BROKER_ADMIN_TOKEN = secret_from_env_or_file(
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 10_000)
 WEBHOOK_RATE_LIMIT_PER_MINUTE = env_int("WEBHOOK_RATE_LIMIT_PER_MINUTE", 120)
 WEBHOOK_ALLOWED_IPS = env_list("WEBHOOK_ALLOWED_IPS", [])
-WEBHOOK_DEDUPE_WINDOW_SECONDS = env_int("WEBHOOK_DEDUPE_WINDOW_SECONDS", 60)
 # Behind N reverse proxies the alert's source address is the Nth from the right of X-Forwarded-For.
 WEBHOOK_PROXY_COUNT = env_int("WEBHOOK_PROXY_COUNT", 0)
 
@@ -318,6 +366,10 @@ DISCORD_API_URL = env_str("DISCORD_API_URL", "https://discord.com/api/v10")
 VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY", "")
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")
 VAPID_CLAIMS_EMAIL = env_str("VAPID_CLAIMS_EMAIL", "mailto:admin@localhost")
+
+# --- Tests --------------------------------------------------------------------------------
+# The Chromium the browser tests drive (Debian's package); they are skipped when it is absent.
+JT_CHROMIUM_PATH = env_str("JT_CHROMIUM_PATH", "/usr/bin/chromium")
 
 # --- Static files, i18n ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -337,6 +389,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# TradingView's lightweight-charts, copied from npm by scripts/bootstrap.sh; without it the
+# analytics pages show their numbers and tables, and say how to get the charts.
+CHART_LIBRARY = "vendor/lightweight-charts.standalone.production.js"
 
 # --- Security ----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -370,5 +425,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "asyncio": {"level": "WARNING"},
+        # discord.py warns at start-up about voice and gateway intents a sending bot never uses.
+        "discord.client": {"level": "ERROR"},
+        "discord.state": {"level": "ERROR"},
     },
 }

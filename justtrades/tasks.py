@@ -1,3 +1,5 @@
+"""Tasks of the project itself: the worker heartbeat and the readiness echo."""
+
 from celery import shared_task
 
 from justtrades.health import record_worker_heartbeat

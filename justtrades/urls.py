@@ -1,6 +1,8 @@
+"""The project's URL map: each app's pages and APIs, the webhook, admin, health."""
+
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from justtrades import views
 
@@ -9,8 +11,9 @@ urlpatterns = [
     path("ping", views.ping, name="ping"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("_allauth/", include("allauth.headless.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("accounts.api_urls")),
     path("api/", include("strategies.api_urls")),
     path("api/", include("recorder.api_urls")),

@@ -1,3 +1,5 @@
+"""Project-wide pages: health and the bare ping."""
+
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET

@@ -1,3 +1,5 @@
+"""The staff's view of notifications, preferences and push devices."""
+
 from django.contrib import admin
 
 from notifications.models import Notification, NotificationPreference, PushSubscription
@@ -14,7 +16,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
         "last_summary_date",
         "discord_error",
     )
-    list_filter = ("discord_enabled", "push_enabled", "discord_blocked", "notify_daily_summary")
+    list_filter = ("discord_enabled", "push_enabled", "discord_blocked", "include_paper")
     search_fields = ("user__username", "user__email", "discord_error")
     raw_id_fields = ("user",)
 

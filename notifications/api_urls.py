@@ -15,6 +15,11 @@ urlpatterns = [
         name="api-toggle-push",
     ),
     path("push/subscriptions/", apis.PushSubscriptionApi.as_view(), name="api-push-subscriptions"),
+    path(
+        "push/subscriptions/<int:subscription_id>/",
+        apis.PushSubscriptionDetailApi.as_view(),
+        name="api-push-subscription",
+    ),
     path("notifications/", apis.NotificationListApi.as_view(), name="api-notifications"),
     path(
         "notifications/<int:notification_id>/",

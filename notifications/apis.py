@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,10 +10,12 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.user_services import user_profile_change
 from justtrades.api import ApplicationError, LocalTimeField
 from notifications import messages as msg
 from notifications import selectors, services
 from notifications.models import Notification
+from notifications.push import vapid_public_key
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -37,7 +40,9 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
 class KindSerializer(serializers.Serializer):
     kind = serializers.CharField()
     label = serializers.CharField()
-    enabled = serializers.BooleanField()
+    group = serializers.CharField()
+    discord = serializers.BooleanField(help_text="sent as a Discord DM")
+    push = serializers.BooleanField(help_text="sent as a browser / phone push")
 
 
 class DiscordStateSerializer(serializers.Serializer):
@@ -53,10 +58,24 @@ class DiscordStateSerializer(serializers.Serializer):
     link_url = serializers.CharField()
 
 
+class PushSubscriptionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device = serializers.CharField(help_text="browser and system, from its user agent")
+    endpoint_host = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_error = serializers.CharField(allow_blank=True)
+
+
 class PushStateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     subscriptions = serializers.IntegerField()
     vapid_public_key = serializers.CharField()
+    devices = PushSubscriptionOutputSerializer(many=True)
+
+
+class WeeklySummarySerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday")
+    time = serializers.RegexField(r"^\d{2}:\d{2}$", help_text="HH:MM, in the user's time zone")
 
 
 class SettingsOutputSerializer(serializers.Serializer):
@@ -67,6 +86,8 @@ class SettingsOutputSerializer(serializers.Serializer):
     daily_summary_time = serializers.RegexField(
         r"^\d{2}:\d{2}$", help_text="HH:MM, in the user's time zone"
     )
+    weekly_summary = WeeklySummarySerializer()
+    username = serializers.CharField()
     timezone = serializers.CharField()
     recent = NotificationOutputSerializer(many=True)
 
@@ -78,10 +99,10 @@ def _hhmm(value) -> str:
 
 
 def settings_state(user) -> dict:
-    from notifications.push import vapid_public_key
 
     pref = selectors.notification_preference_get(user=user)
     account = selectors.discord_account_get(user=user)
+    devices = [push_device(sub) for sub in selectors.push_subscription_list(user=user)]
     return {
         "discord": {
             "linked": account is not None,
@@ -97,17 +118,41 @@ def settings_state(user) -> dict:
         },
         "push": {
             "enabled": pref.push_enabled,
-            "subscriptions": selectors.push_subscription_list(user=user).count(),
+            "subscriptions": len(devices),
             "vapid_public_key": vapid_public_key(),
+            "devices": devices,
         },
         "kinds": [
-            {"kind": kind, "label": label, "enabled": getattr(pref, switch)}
-            for kind, (switch, label) in msg.KINDS.items()
+            {
+                "kind": kind,
+                "label": spec.label,
+                "group": spec.group,
+                "discord": pref.wants(kind, "discord"),
+                "push": pref.wants(kind, "push"),
+            }
+            for kind, spec in msg.KINDS.items()
         ],
         "include_paper": pref.include_paper,
         "daily_summary_time": _hhmm(pref.daily_summary_time),
+        "weekly_summary": {
+            "weekday": pref.weekly_summary_weekday,
+            "time": _hhmm(pref.weekly_summary_time),
+        },
+        "username": user.username,
         "timezone": user.timezone,
         "recent": list(selectors.notification_list(user=user)[:10]),
+    }
+
+
+def push_device(sub) -> dict:
+    from urllib.parse import urlsplit
+
+    return {
+        "id": sub.pk,
+        "device": selectors.device_label(sub.user_agent),
+        "endpoint_host": urlsplit(sub.endpoint).hostname or "",
+        "created_at": sub.created_at,
+        "last_error": sub.last_error,
     }
 
 
@@ -116,16 +161,37 @@ def settings_response(user, code: int = status.HTTP_200_OK) -> Response:
 
 
 # --- views ------------------------------------------------------------------------------------
+class KindSwitchInputSerializer(serializers.Serializer):
+    discord = serializers.BooleanField(required=False)
+    push = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and set(data) - set(msg.CHANNELS):
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"Channels are {' and '.join(msg.CHANNELS)}."]}
+            )
+        return super().to_internal_value(data)
+
+
 class SettingsApi(APIView):
+    """The user's notification settings (each kind on or off per channel), summaries, username
+    and time zone. ``PUT`` and ``PATCH`` both change only the fields given."""
+
     class SettingsInputSerializer(serializers.Serializer):
         discord_enabled = serializers.BooleanField(required=False)
         push_enabled = serializers.BooleanField(required=False)
         include_paper = serializers.BooleanField(required=False)
         daily_summary_time = LocalTimeField(required=False)
+        weekly_summary_weekday = serializers.IntegerField(
+            required=False, min_value=0, max_value=6, help_text="0 = Monday … 6 = Sunday"
+        )
+        weekly_summary_time = LocalTimeField(required=False)
+        username = serializers.CharField(required=False, max_length=150)
+        timezone = serializers.CharField(required=False, max_length=64)
         kinds = serializers.DictField(
-            child=serializers.BooleanField(),
+            child=KindSwitchInputSerializer(),
             required=False,
-            help_text='kind → on/off, e.g. {"stop_hit": false}',
+            help_text='kind → channels, e.g. {"stop_hit": {"discord": false, "push": true}}',
         )
 
         def validate_kinds(self, value):
@@ -134,6 +200,11 @@ class SettingsApi(APIView):
                 raise serializers.ValidationError(
                     f"Unknown kind(s) {', '.join(sorted(unknown))}; known: {', '.join(msg.KINDS)}."
                 )
+            return value
+
+        def validate_username(self, value):
+            if not value.strip():
+                raise serializers.ValidationError("Username cannot be empty.")
             return value
 
     @extend_schema(responses=SettingsOutputSerializer)
@@ -145,9 +216,11 @@ class SettingsApi(APIView):
         serializer = self.SettingsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        changes = {msg.KINDS[k][0]: v for k, v in data.pop("kinds", {}).items()}
-        changes.update(data)
-        services.notification_preferences_update(user=request.user, **changes)
+        profile = {k: data.pop(k) for k in ("username", "timezone") if k in data}
+        with transaction.atomic():
+            if profile:
+                user_profile_change(user=request.user, **profile)
+            services.notification_preferences_update(user=request.user, **data)
         return settings_response(request.user)
 
     @extend_schema(request=SettingsInputSerializer, responses=SettingsOutputSerializer)
@@ -208,6 +281,14 @@ class PushSubscriptionApi(APIView):
     class PushUnsubscribeInputSerializer(serializers.Serializer):
         endpoint = serializers.URLField(max_length=500)
 
+    @extend_schema(responses=PushSubscriptionOutputSerializer(many=True))
+    def get(self, request):
+        """This user's devices that receive push notifications (not paginated: a handful)."""
+        subs = selectors.push_subscription_list(user=request.user)
+        return Response(
+            PushSubscriptionOutputSerializer([push_device(s) for s in subs], many=True).data
+        )
+
     @extend_schema(
         request=PushSubscriptionInputSerializer, responses={201: SettingsOutputSerializer}
     )
@@ -232,6 +313,19 @@ class PushSubscriptionApi(APIView):
             user=request.user, endpoint=serializer.validated_data["endpoint"]
         ):
             raise ApplicationError("No such push subscription.", status_code=404)
+        return settings_response(request.user)
+
+
+class PushSubscriptionDetailApi(APIView):
+    @extend_schema(
+        request=None, responses=SettingsOutputSerializer, operation_id="push_device_destroy"
+    )
+    def delete(self, request, subscription_id: int):
+        """Forget one device (from Settings, e.g. a lost phone)."""
+        if not 0 < subscription_id <= selectors.MAX_ID or not services.push_subscription_delete(
+            user=request.user, subscription_id=subscription_id
+        ):
+            raise Http404
         return settings_response(request.user)
 
 

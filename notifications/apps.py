@@ -1,3 +1,5 @@
+"""The notifications app: Discord DMs, web push, summaries; wired to every live event."""
+
 from django.apps import AppConfig
 
 
@@ -7,7 +9,8 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from notifications import realtime, rules
+        from justtrades import realtime
+        from notifications import rules
 
         # Every published live event is also offered to the notification rules.
         realtime.add_listener(rules.on_event)

@@ -2,14 +2,14 @@
 
 The Origin is checked before this consumer runs (AllowedHostsOriginValidator in asgi.py), the
 session user here. Each socket joins its user's group `user.<id>` and forwards the events
-`notifications.realtime.publish` sends there; the page only listens (and pings).
+`justtrades.realtime.publish` sends there; the page only listens (and pings).
 """
 
 from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from notifications.realtime import user_group
+from justtrades.realtime import user_group
 
 # Closing with an application code needs an accepted socket: a refused handshake reaches the
 # page as a bare 1006, which it cannot tell from a network failure and would retry forever.

@@ -1,27 +1,37 @@
-"""A small client for Discord's REST API: open a DM channel, post a message as the bot.
+"""Discord DMs through discord.py's own client (HTTP only: a bot that sends, never listens).
 
-Rate limits are honoured the way Discord asks: the ``X-RateLimit-*`` headers of each answer
-tell how many requests a bucket has left and when it refills, so an exhausted bucket is waited
-out before the next call instead of provoking a 429; a 429 carries ``retry_after`` (seconds),
-which short waits sleep through here and long ones hand back to the caller (a Celery retry).
+discord.py does the protocol work: the ``Authorization: Bot`` header, per-route rate-limit
+buckets read from Discord's ``X-RateLimit-*`` headers (an exhausted bucket is waited out
+before the next request instead of provoking a 429), a 429's ``retry_after`` (slept through
+when short; longer than ``INLINE_WAIT_LIMIT`` it raises and the Celery task retries at the
+time Discord named), retries of 500/502/504, the message nonce that makes a resend return the
+first message. Its HTTP client is pointed at ``settings.DISCORD_API_URL`` (Discord itself in
+production, our own Discord API server ``notifications.fake_discord`` in tests).
+
+One logged-in client per process lives on a background event loop, so its HTTP session and
+rate-limit buckets are shared by every delivery of the process (a Celery worker child). The
+errors below are what the rest of the app handles; discord.py's own never leave this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import requests
+import aiohttp
+import discord
+from discord.http import Route
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "DiscordBot (https://github.com/just-trades, 1.0)"
-# A 429 or an empty bucket shorter than this is slept through inside the call.
-INLINE_WAIT_LIMIT = 3.0
+# A 429 or an empty bucket shorter than this is slept through inside the call (discord.py's
+# own floor: it refuses anything lower); a longer one becomes a Celery retry.
+INLINE_WAIT_LIMIT = 30.0
+CALL_TIMEOUT = 50.0  # below the task's soft time limit (60 s) and above the longest wait
 CANNOT_DM_USER = 50007
 UNKNOWN_CHANNEL = 10003
 
@@ -63,35 +73,49 @@ class DiscordUnavailable(DiscordError):
     """Network error, timeout or a 5xx: temporary, worth a retry later."""
 
 
-@dataclass
-class _Bucket:
-    remaining: int
-    reset_at: float  # time.monotonic()
+def _translate(exc: BaseException) -> DiscordError:
+    """discord.py's exception → ours (what services and tasks act on)."""
+    if isinstance(exc, DiscordError):
+        return exc
+    if isinstance(exc, discord.RateLimited):
+        return DiscordRateLimited("rate limited by Discord", retry_after=exc.retry_after)
+    if isinstance(exc, discord.LoginFailure):
+        return DiscordUnauthorized(f"Discord rejected the bot token: {exc}", status=401)
+    if isinstance(exc, discord.HTTPException):
+        text = exc.text or exc.response.reason or f"HTTP {exc.status}"
+        status, code = exc.status, exc.code
+        if status == 401:
+            return DiscordUnauthorized(f"Discord rejected the bot token: {text}", status=status)
+        if status == 403:
+            return DiscordForbidden(text, status=status, code=code)
+        if status == 404:
+            return DiscordNotFound(text, status=status, code=code)
+        if status >= 500:
+            return DiscordUnavailable(f"Discord answered {status}: {text}", status=status)
+        return DiscordBadRequest(text, status=status, code=code)
+    if isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+        return DiscordUnavailable(f"Discord unreachable: {exc.__class__.__name__}: {exc}")
+    return DiscordUnavailable(f"Discord call failed: {exc.__class__.__name__}: {exc}")
 
 
 class DiscordClient:
-    def __init__(
-        self,
-        *,
-        token: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 10.0,
-        session: requests.Session | None = None,
-    ):
+    """A bot's discord.py client, logged in on first use, on its own event loop thread."""
+
+    def __init__(self, *, token: str | None = None, base_url: str | None = None):
         self.token = token if token is not None else settings.DISCORD_BOT_TOKEN
         self.base_url = (base_url or settings.DISCORD_API_URL).rstrip("/")
-        self.timeout = timeout
-        self.session = session or requests.Session()
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="discord-client", daemon=True
+        )
+        self._thread.start()
+        self._client: discord.Client | None = None
+        self._login_lock = asyncio.Lock()
 
     # --- public -----------------------------------------------------------------------------
     def open_dm(self, recipient_id: str) -> str:
         """The id of the DM channel with a Discord user (Discord returns the same one again)."""
-        data = self._request(
-            "POST", "/users/@me/channels", "open_dm", {"recipient_id": str(recipient_id)}
-        )
-        return str(data["id"])
+        return self._run(self._open_dm(int(recipient_id)))
 
     def send_message(
         self,
@@ -102,125 +126,78 @@ class DiscordClient:
         nonce: str | None = None,
     ) -> dict[str, Any]:
         """Post a message; with a nonce, Discord returns the first message for a repeat."""
-        body: dict[str, Any] = {"allowed_mentions": {"parse": []}}
-        if content:
-            body["content"] = content
-        if embeds:
-            body["embeds"] = embeds
-        if nonce:
-            body["nonce"] = nonce[:25]
-            body["enforce_nonce"] = True
-        return self._request(
-            "POST", f"/channels/{channel_id}/messages", f"message:{channel_id}", body
-        )
+        return self._run(self._send(int(channel_id), content, embeds or [], nonce))
+
+    def close(self) -> None:
+        async def shutdown():
+            if self._client is not None:
+                await self._client.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5)
+        except Exception:  # noqa: BLE001 - closing a client that never connected
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
 
     # --- internals --------------------------------------------------------------------------
-    def _wait_for_bucket(self, bucket_key: str) -> None:
-        with self._lock:
-            bucket = self._buckets.get(bucket_key)
-        if bucket is None or bucket.remaining > 0:
-            return
-        wait = bucket.reset_at - time.monotonic()
-        if wait <= 0:
-            return
-        if wait > INLINE_WAIT_LIMIT:
-            raise DiscordRateLimited("rate-limit bucket exhausted", retry_after=wait)
-        time.sleep(wait)
-
-    def _remember_bucket(self, bucket_key: str, headers) -> None:
-        remaining = headers.get("X-RateLimit-Remaining")
-        reset_after = headers.get("X-RateLimit-Reset-After")
-        if remaining is None or reset_after is None:
-            return
+    def _run(self, coro) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            bucket = _Bucket(int(remaining), time.monotonic() + float(reset_after))
-        except ValueError:
-            return
-        with self._lock:
-            self._buckets[bucket_key] = bucket
+            return future.result(CALL_TIMEOUT)
+        except TimeoutError as exc:
+            future.cancel()
+            raise DiscordUnavailable(f"Discord did not answer within {CALL_TIMEOUT:.0f}s") from exc
+        except BaseException as exc:  # noqa: BLE001 - translated, never swallowed
+            raise _translate(exc) from exc
 
-    def _request(self, method: str, path: str, bucket_key: str, body: dict[str, Any]) -> Any:
+    async def _logged_in(self) -> discord.Client:
         if not self.token:
             raise DiscordUnauthorized("no Discord bot token is configured (DISCORD_BOT_TOKEN)")
-        headers = {"Authorization": f"Bot {self.token}", "User-Agent": USER_AGENT}
-        for _attempt in range(3):
-            self._wait_for_bucket(bucket_key)
-            try:
-                response = self.session.request(
-                    method, self.base_url + path, json=body, headers=headers, timeout=self.timeout
+        async with self._login_lock:
+            if self._client is None:
+                # discord.py builds every URL from this class attribute: Discord's own host in
+                # production, our Discord API server in tests and local development.
+                Route.BASE = self.base_url
+                # Without a limit discord.py would sleep through any 429, however long: past
+                # it, discord.RateLimited hands the wait to a Celery retry at retry_after.
+                client = discord.Client(
+                    intents=discord.Intents.none(), max_ratelimit_timeout=INLINE_WAIT_LIMIT
                 )
-            except requests.RequestException as exc:
-                raise DiscordUnavailable(f"Discord unreachable: {exc}") from exc
-            self._remember_bucket(bucket_key, response.headers)
-            if response.status_code == 429:
-                retry_after, is_global = self._retry_after(response)
-                if retry_after <= INLINE_WAIT_LIMIT:
-                    logger.info("Discord 429 on %s: waiting %.2fs", path, retry_after)
-                    time.sleep(retry_after)
-                    continue
-                raise DiscordRateLimited(
-                    "rate limited by Discord", retry_after=retry_after, is_global=is_global
-                )
-            return self._result(response)
-        retry_after, is_global = self._retry_after(response)
-        raise DiscordRateLimited(
-            "rate limited by Discord", retry_after=retry_after, is_global=is_global
+                await client.login(self.token)
+                self._client = client
+        return self._client
+
+    async def _open_dm(self, recipient_id: int) -> str:
+        client = await self._logged_in()
+        channel = await client.create_dm(discord.Object(id=recipient_id))
+        return str(channel.id)
+
+    async def _send(self, channel_id: int, content, embeds, nonce) -> dict[str, Any]:
+        client = await self._logged_in()
+        channel = client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+        message = await channel.send(
+            content=content or None,
+            embeds=[discord.Embed.from_dict(e) for e in embeds] or discord.utils.MISSING,
+            nonce=nonce[:25] if nonce else None,
+            allowed_mentions=discord.AllowedMentions.none(),
         )
-
-    @staticmethod
-    def _retry_after(response: requests.Response) -> tuple[float, bool]:
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        value = data.get("retry_after") if isinstance(data, dict) else None
-        if value is None:
-            value = response.headers.get("Retry-After", 1)
-        try:
-            retry_after = max(0.0, float(value))
-        except (TypeError, ValueError):
-            retry_after = 1.0
-        is_global = bool(isinstance(data, dict) and data.get("global"))
-        return retry_after, is_global
-
-    @staticmethod
-    def _result(response: requests.Response) -> Any:
-        status = response.status_code
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if 200 <= status < 300:
-            return data if data is not None else {}
-        message = (data or {}).get("message") if isinstance(data, dict) else None
-        code = int((data or {}).get("code") or 0) if isinstance(data, dict) else 0
-        text = message or response.reason or f"HTTP {status}"
-        if status == 401:
-            raise DiscordUnauthorized(
-                f"Discord rejected the bot token: {text}", status=status, code=code
-            )
-        if status == 403:
-            raise DiscordForbidden(text, status=status, code=code)
-        if status == 404:
-            raise DiscordNotFound(text, status=status, code=code)
-        if 400 <= status < 500:
-            raise DiscordBadRequest(
-                f"{text} {data.get('errors', '') if isinstance(data, dict) else ''}".strip(),
-                status=status,
-                code=code,
-            )
-        raise DiscordUnavailable(f"Discord answered {status}: {text}", status=status, code=code)
+        return {"id": str(message.id), "channel_id": str(message.channel.id)}
 
 
 _client: DiscordClient | None = None
-_client_key: tuple[str, str] | None = None
+_client_key: tuple[str, str, int] | None = None
+_client_lock = threading.Lock()
 
 
 def get_client() -> DiscordClient:
-    """One client per process (its HTTP session and rate-limit buckets are reused)."""
+    """One client per process (its HTTP session and rate-limit buckets are reused); a forked
+    Celery child builds its own, and a new token or API URL a new one."""
     global _client, _client_key
-    key = (settings.DISCORD_BOT_TOKEN, settings.DISCORD_API_URL)
-    if _client is None or _client_key != key:
-        _client = DiscordClient()
-        _client_key = key
-    return _client
+    key = (settings.DISCORD_BOT_TOKEN, settings.DISCORD_API_URL, os.getpid())
+    with _client_lock:
+        if _client is None or _client_key != key:
+            if _client is not None and _client_key and _client_key[2] == os.getpid():
+                _client.close()
+            _client = DiscordClient()
+            _client_key = key
+        return _client

@@ -1,17 +1,20 @@
 """Our own Discord REST API server, for tests, benchmarks and local development.
 
-It speaks the part of Discord's HTTP API (v10) the product uses, with Discord's status codes,
-error bodies and rate-limit headers:
+It speaks the part of Discord's HTTP API (v10) that the product's bot uses through discord.py,
+with Discord's objects, status codes, error bodies and rate-limit headers:
 
+- ``GET /api/v10/users/@me`` → the bot user (discord.py's login) and
+  ``GET /api/v10/oauth2/applications/@me`` → its application;
 - ``POST /api/v10/users/@me/channels`` ``{"recipient_id": "..."}`` → the DM channel object
   (the same channel for the same recipient, as Discord does);
 - ``POST /api/v10/channels/{channel_id}/messages`` ``{"content", "embeds", "nonce",
   "enforce_nonce"}`` → the message object; a repeated nonce with ``enforce_nonce`` returns the
-  first message instead of creating a second one;
+  first message instead of creating a second one (the full message object, as Discord returns);
 - ``Authorization: Bot <token>`` required (401 ``{"message": "401: Unauthorized", "code": 0}``);
 - per-route buckets with ``X-RateLimit-Limit/Remaining/Reset/Reset-After/Bucket`` headers and
   429 ``{"message": "You are being rate limited.", "retry_after": s, "global": false}`` plus
-  ``Retry-After`` when a bucket is exhausted;
+  ``Retry-After`` when a bucket is exhausted (with the ``Via`` header Discord's edge adds, by
+  which clients tell Discord's 429 from a proxy's);
 - 403 ``{"message": "Cannot send messages to this user", "code": 50007}`` for a user who does
   not accept DMs from the bot; 404 10003 Unknown Channel; 400 50006 empty message; 400 50035
   for embeds over Discord's limits.
@@ -36,6 +39,10 @@ from typing import Any
 from aiohttp import web
 
 API_PREFIX = "/api/v10"
+BOT_USER_ID = "1100000000000000001"
+APPLICATION_ID = "1100000000000000002"
+# Discord's edge proxy marks every answer; a 429 without it comes from something else.
+EDGE_HEADERS = {"Via": "1.1 google"}
 DISCORD_EPOCH_MS = 1_420_070_400_000
 
 # Discord's documented embed limits.
@@ -49,6 +56,17 @@ EMBED_LIMITS = {
     "author": 256,
     "total": 6000,
 }
+
+
+def _json_response(data: Any, *, status: int = 200, headers=None) -> web.Response:
+    """JSON with Discord's exact ``Content-Type: application/json`` (no charset parameter:
+    clients such as discord.py compare the header as a whole)."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+    )
 
 
 @dataclass
@@ -191,7 +209,7 @@ class FakeDiscord:
         body: dict[str, Any] = {"message": message, "code": code}
         if errors:
             body["errors"] = errors
-        return web.json_response(body, status=status, headers=headers)
+        return _json_response(body, status=status, headers=headers)
 
     def _take_fault(self, route: str) -> _Fault | None:
         with self._lock:
@@ -218,6 +236,20 @@ class FakeDiscord:
                 "X-RateLimit-Bucket": f"fake-{route}",
             }
         return headers, allowed
+
+    @staticmethod
+    def _user(user_id: str, username: str, *, bot: bool = False) -> dict[str, Any]:
+        user = {
+            "id": user_id,
+            "username": username,
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "public_flags": 0,
+        }
+        if bot:
+            user["bot"] = True
+        return user
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization", "") == f"Bot {self.bot_token}"
@@ -285,7 +317,7 @@ class FakeDiscord:
             return self._error(401, "401: Unauthorized", 0)
         fault = self._take_fault("open_dm")
         if fault:
-            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            return _json_response(fault.body, status=fault.status, headers=fault.headers)
         headers, allowed = self._bucket_headers("open_dm", "open_dm")
         if not allowed:
             return self._rate_limited(headers)
@@ -315,16 +347,9 @@ class FakeDiscord:
             "type": 1,
             "last_message_id": None,
             "flags": 0,
-            "recipients": [
-                {
-                    "id": recipient,
-                    "username": f"user{recipient[-4:]}",
-                    "global_name": None,
-                    "discriminator": "0",
-                }
-            ],
+            "recipients": [self._user(recipient, f"user{recipient[-4:]}")],
         }
-        return web.json_response(channel, headers=headers)
+        return _json_response(channel, headers=headers)
 
     def _rate_limited(self, headers: dict[str, str]) -> web.Response:
         retry_after = float(headers["X-RateLimit-Reset-After"])
@@ -332,7 +357,7 @@ class FakeDiscord:
             headers,
             **{"Retry-After": str(max(1, round(retry_after + 0.5))), "X-RateLimit-Scope": "user"},
         )
-        return web.json_response(
+        return _json_response(
             {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
             status=429,
             headers=headers,
@@ -346,7 +371,7 @@ class FakeDiscord:
             return self._error(401, "401: Unauthorized", 0)
         fault = self._take_fault("message")
         if fault:
-            return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            return _json_response(fault.body, status=fault.status, headers=fault.headers)
         headers, allowed = self._bucket_headers(f"message:{channel_id}", "message")
         if not allowed:
             return self._rate_limited(headers)
@@ -384,7 +409,7 @@ class FakeDiscord:
             if nonce and body.get("enforce_nonce"):
                 previous = self._nonces.get((channel_id, str(nonce)))
                 if previous is not None:
-                    return web.json_response(previous, headers=headers)
+                    return _json_response(previous, headers=headers)
             message_id = self._snowflake()
             message = {
                 "id": message_id,
@@ -393,8 +418,17 @@ class FakeDiscord:
                 "content": content,
                 "embeds": embeds,
                 "nonce": nonce,
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                "author": {"id": "1000", "username": "Just.Trades", "bot": True},
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
+                "edited_timestamp": None,
+                "author": self._user(BOT_USER_ID, "Just.Trades", bot=True),
+                "tts": False,
+                "mention_everyone": False,
+                "mentions": [],
+                "mention_roles": [],
+                "attachments": [],
+                "pinned": False,
+                "flags": 0,
+                "components": [],
             }
             self.messages.append(
                 RecordedMessage(
@@ -408,7 +442,35 @@ class FakeDiscord:
             )
             if nonce and body.get("enforce_nonce"):
                 self._nonces[(channel_id, str(nonce))] = message
-        return web.json_response(message, headers=headers)
+        return _json_response(message, headers=headers)
+
+    async def me(self, request: web.Request) -> web.Response:
+        self._record_request("me", request, None)
+        if not self._authorized(request):
+            return self._error(401, "401: Unauthorized", 0)
+        user = self._user(BOT_USER_ID, "Just.Trades", bot=True)
+        user.update(verified=True, mfa_enabled=False, flags=0, locale="en-US")
+        return _json_response(user)
+
+    async def application(self, request: web.Request) -> web.Response:
+        self._record_request("application", request, None)
+        if not self._authorized(request):
+            return self._error(401, "401: Unauthorized", 0)
+        return _json_response(
+            {
+                "id": APPLICATION_ID,
+                "name": "Just.Trades",
+                "description": "Trade notifications",
+                "icon": None,
+                "bot_public": False,
+                "bot_require_code_grant": False,
+                "owner": self._user("1100000000000000003", "operator"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "summary": "",
+                "team": None,
+            }
+        )
 
     async def list_messages(self, request: web.Request) -> web.Response:
         with self._lock:
@@ -422,10 +484,19 @@ class FakeDiscord:
                 }
                 for m in self.messages
             ]
-        return web.json_response(data)
+        return _json_response(data)
+
+    @web.middleware
+    async def _edge(self, request: web.Request, handler) -> web.StreamResponse:
+        response = await handler(request)
+        for name, value in EDGE_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     def _make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._edge])
+        app.router.add_get(f"{API_PREFIX}/users/@me", self.me)
+        app.router.add_get(f"{API_PREFIX}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{API_PREFIX}/users/@me/channels", self.open_dm)
         app.router.add_post(f"{API_PREFIX}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_get("/_fake/messages", self.list_messages)

@@ -15,16 +15,39 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-# kind → (NotificationPreference switch, label shown in Settings)
-KINDS: dict[str, tuple[str, str]] = {
-    "position_opened": ("notify_position_opened", "Position opened"),
-    "position_closed": ("notify_position_closed", "Position closed (with P&L)"),
-    "target_hit": ("notify_target_hit", "Take profit hit"),
-    "stop_hit": ("notify_stop_hit", "Stop loss hit"),
-    "order_failed": ("notify_order_failed", "Order rejected or failed"),
-    "loss_limit": ("notify_loss_limit", "Daily loss limit reached"),
-    "drift": ("notify_drift", "Position drift detected"),
-    "daily_summary": ("notify_daily_summary", "Daily summary"),
+CHANNELS = ("discord", "push")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of notification: its label in Settings and whether it is on until the trader
+    says otherwise, per channel."""
+
+    label: str
+    group: str
+    discord: bool = True
+    push: bool = True
+
+
+# Every kind, in the order Settings lists them. Each has its own Discord and push switch.
+KINDS: dict[str, Kind] = {
+    "position_opened": Kind("Position opened", "Trades"),
+    "position_closed": Kind("Position closed (with P&L)", "Trades"),
+    "target_hit": Kind("Take profit hit", "Trades"),
+    "stop_hit": Kind("Stop loss hit", "Trades"),
+    "order_failed": Kind("Order rejected or failed", "Problems"),
+    "protection_lost": Kind("Stop or target could not be kept", "Problems"),
+    "alert_rejected": Kind("Alert rejected", "Problems"),
+    "signal_dropped": Kind("Signal dropped (too old)", "Problems"),
+    "drift": Kind("Position drift detected", "Problems"),
+    "daily_loss_limit": Kind("Daily loss limit reached", "Risk"),
+    "daily_profit_target": Kind("Daily profit target reached", "Risk"),
+    "trading_paused": Kind("Trading paused (broker CAPTCHA)", "Broker"),
+    "broker_login_failed": Kind("Broker login failed or expired", "Broker"),
+    "account_refresh_failed": Kind("Account refresh failed", "Broker"),
+    "recorder_account_unreadable": Kind("Recorder cannot read its account", "Broker"),
+    "daily_summary": Kind("Daily summary", "Summaries"),
+    "weekly_summary": Kind("Weekly summary", "Summaries", discord=False, push=False),
 }
 TEST_KIND = "test"
 EMBED_TOTAL_LIMIT = 6000

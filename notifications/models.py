@@ -1,7 +1,11 @@
+"""Notifications sent, each user's preferences, Discord links and push devices."""
+
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from notifications.messages import KINDS
 
 
 class NotificationPreference(models.Model):
@@ -12,15 +16,15 @@ class NotificationPreference(models.Model):
     )
     discord_enabled = models.BooleanField(default=True)
     push_enabled = models.BooleanField(default=False)
-    notify_position_opened = models.BooleanField(default=True)
-    notify_position_closed = models.BooleanField(default=True)
-    notify_target_hit = models.BooleanField(default=True)
-    notify_stop_hit = models.BooleanField(default=True)
-    notify_order_failed = models.BooleanField(default=True)
-    notify_loss_limit = models.BooleanField(default=True)
-    notify_drift = models.BooleanField(default=True)
-    notify_daily_summary = models.BooleanField(default=True)
+    # kind → {"discord": bool, "push": bool}, only what the user changed: a kind added later
+    # starts at its default (notifications.messages.KINDS) without a migration.
+    switches = models.JSONField(default=dict, blank=True)
     daily_summary_time = models.TimeField(default="17:00")
+    # The weekly summary (opt-in): the seven days ending on this weekday (0 = Monday), sent at
+    # this local time.
+    weekly_summary_weekday = models.PositiveSmallIntegerField(default=4)
+    weekly_summary_time = models.TimeField(default="17:00")
+    last_weekly_summary_date = models.DateField(null=True, blank=True)
     discord_dm_channel_id = models.CharField(max_length=32, blank=True, default="")
     discord_error = models.CharField(max_length=200, blank=True, default="")
     last_summary_date = models.DateField(null=True, blank=True)
@@ -32,8 +36,30 @@ class NotificationPreference(models.Model):
     discord_dm_recipient = models.CharField(max_length=32, blank=True, default="")
     discord_error_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekly_summary_weekday__lte=6), name="weekly_summary_weekday"
+            )
+        ]
+
     def __str__(self) -> str:
         return f"Notification settings of {self.user}"
+
+    def wants(self, kind: str, channel: str) -> bool:
+        """Is ``kind`` switched on for ``channel`` (``"discord"`` / ``"push"``)?"""
+
+        spec = KINDS.get(kind)
+        if spec is None:
+            return False
+        chosen = (self.switches or {}).get(kind) or {}
+        value = chosen.get(channel)
+        return bool(getattr(spec, channel)) if value is None else bool(value)
+
+    def set_switch(self, kind: str, channel: str, on: bool) -> None:
+        switches = dict(self.switches or {})
+        switches[kind] = {**switches.get(kind, {}), channel: bool(on)}
+        self.switches = switches
 
 
 class Notification(models.Model):

@@ -1,37 +1,49 @@
-"""Which live events become DMs and pushes.
+"""Which live events become DMs and pushes, decided on structured data, never on the text.
 
 `on_event` is registered with `realtime.add_listener` and runs in whatever process published
 (a trading worker, a web process): it only filters cheaply and enqueues `evaluate_event` on the
 notifications queue, so trading never waits for a notification. The task re-reads the rows the
-event names (the database is the truth; the event payload is only a hint) and decides:
+event names (the database is the truth; the event payload is only a hint) and decides. Every
+notification is keyed so that one fact is told once, whichever event tells it first.
 
-| event | condition | kind |
-|---|---|---|
-| `fill` (traders.Fill) | order role take_profit / stop_loss | target_hit / stop_hit (with P&L) |
-| `fill` | the fill takes the account's contract from flat | position_opened |
-| `fill` | the fill brings it back to flat (or reverses it) | position_closed (with P&L) |
-| `order` | status Rejected / Failed / Error, or a reject reason | order_failed |
-| `log` (StrategyLog) | kind error from a trader | order_failed (one per signal and trader) |
-| `log` | kind risk mentioning a loss | loss_limit (one per trader per day) |
-| `log` | kind drift | drift (one per trader per day) |
-| `log` | kind entry / exit / target / stop from a recorder | paper position_opened / _closed / target_hit / stop_hit |
-| `trader` | disabled for the day because of a loss / drift flag set | loss_limit / drift |
+| event | what decides | kind | one per |
+|---|---|---|---|
+| `fill` (traders.Fill) | the order's role take_profit / stop_loss | target_hit / stop_hit (P&L) | order |
+| `fill` | the fill takes the account's contract from flat | position_opened | fill |
+| `fill` | the fill brings it back to flat (or reverses it) | position_closed (P&L) | fill |
+| `order` | status Rejected / Failed / Error, or a reject reason | order_failed | order |
+| `log` (timeline line) | `data["event"]`, see `LOG_EVENTS` below | one kind per event | see there |
+| `log` | a recorder's paper entry / exit / target / stop | paper position_* / *_hit | line |
+
+Timeline lines are written by `justtrades.timeline.timeline_write(event=Event.X, data={...})`;
+the fields each rule reads are the ones its emitter documents (`ALERT_REJECTED {reason,
+signal_id}`, `DAILY_LOSS_LIMIT {limit, pnl, account}` …).
+
+One file for one idea, the table of which event becomes which notification: one handler per
+kind, read side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.models import BrokerConnection
+from justtrades.queue import enqueue
+from justtrades.timeline import Event
 from notifications import messages as msg
-from notifications.pnl import round_trips, signed_quantity
+from notifications.selectors import notification_preference_get
 from notifications.services import notification_notify
 from notifications.summary import user_zone
+from recorder.models import StrategyLog
+from traders.models import Fill, Order
+from traders.trades import round_trips, signed_quantity
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +51,16 @@ FAILED_ORDER_STATUSES = {"rejected", "failed", "error"}
 # Fills older than this are history (a first sync, a re-sync after an outage): shown on the
 # pages, not sent to the phone hours late.
 FILL_NOTIFY_MAX_AGE = timedelta(minutes=15)
-LOG_KINDS = {"entry", "exit", "target", "stop", "risk", "drift", "error"}
+# The same rejection of the same strategy's alerts within this window is one fact (a
+# misconfigured alert firing every bar is told once, not once a minute).
+ALERT_REJECTED_WINDOW = timedelta(minutes=10)
+# A recorder's paper entries and exits (its timeline kinds) → the kind they are told as.
+PAPER_KINDS = {
+    "entry": "position_opened",
+    "exit": "position_closed",
+    "target": "target_hit",
+    "stop": "stop_hit",
+}
 
 
 def _obj_id(data: dict[str, Any], *names: str) -> int | None:
@@ -47,12 +68,25 @@ def _obj_id(data: dict[str, Any], *names: str) -> int | None:
         value = data.get(name)
         if isinstance(value, dict):
             value = value.get("id")
-        try:
-            if value is not None and str(value).isdigit():
-                return int(value)
-        except (TypeError, ValueError):
+        if isinstance(value, bool):
             continue
+        if isinstance(value, int) and value > 0:
+            return value
+        if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**63:
+            return int(value)
     return None
+
+
+def _line_event(data: dict[str, Any]) -> str:
+    inner = data.get("data")
+    return str(inner.get("event") or "") if isinstance(inner, dict) else ""
+
+
+def _is_paper_line(data: dict[str, Any]) -> bool:
+    event = _line_event(data)
+    if event and event != Event.RECORDED:
+        return False
+    return str(data.get("kind") or "") in PAPER_KINDS and not data.get("trader_id")
 
 
 def worth_evaluating(event_type: str, data: dict[str, Any]) -> bool:
@@ -63,15 +97,9 @@ def worth_evaluating(event_type: str, data: dict[str, Any]) -> bool:
         status = str(data.get("status") or "").lower()
         return (not status) or status in FAILED_ORDER_STATUSES or bool(data.get("reject_reason"))
     if event_type == "log":
-        kind = str(data.get("kind") or "").lower()
-        if kind in PAPER_KINDS and data.get("trader_id"):
-            return False  # a trader's entries and exits are told from its fills instead
-        return (not kind) or kind in LOG_KINDS
-    if event_type == "trader":
-        keys = {"drift", "disabled_until", "disabled_reason"}
-        if not keys & set(data):
-            return True
-        return bool(data.get("drift") or data.get("disabled_until") or data.get("disabled_reason"))
+        # A trader's entries and exits are told from its fills; only named events and a
+        # recorder's paper trades go further.
+        return _line_event(data) in LOG_EVENTS or _is_paper_line(data)
     return False
 
 
@@ -79,11 +107,10 @@ def on_event(user_id: int, event_type: str, data: dict[str, Any]) -> None:
     """The realtime listener: enqueue the evaluation of events that may notify."""
     if not worth_evaluating(event_type, data):
         return
-    from notifications.tasks import evaluate_event
-
-    # retry=False: with Redis down, publishing must not stall the trading path.
+    # By name (the task module imports this one); retry=False: with Redis down, publishing
+    # must not stall the trading path.
     try:
-        evaluate_event.apply_async((user_id, event_type, data), retry=False)
+        enqueue("notifications.tasks.evaluate_event", user_id, event_type, data)
     except Exception as exc:  # noqa: BLE001 - a notification is never worth failing a trade
         logger.warning(
             "notification rules not run for %s event of user %s: %s", event_type, user_id, exc
@@ -93,11 +120,9 @@ def on_event(user_id: int, event_type: str, data: dict[str, Any]) -> None:
 def evaluate_event(user_id: int, event_type: str, data: dict[str, Any]) -> list:
     """Turn one event into notifications (returns those created now)."""
     user = get_user_model().objects.filter(pk=user_id).first()
-    if user is None:
+    if user is None or not isinstance(data, dict):
         return []
-    handler = {"fill": _on_fill, "order": _on_order, "log": _on_log, "trader": _on_trader}.get(
-        event_type
-    )
+    handler = {"fill": _on_fill, "order": _on_order, "log": _on_log}.get(event_type)
     return handler(user, data) if handler else []
 
 
@@ -111,7 +136,6 @@ def _fill_labels(fill) -> tuple[str, str]:
 
 
 def _on_fill(user, data: dict[str, Any]) -> list:
-    from traders.models import Fill
 
     fill_id = _obj_id(data, "id", "fill_id", "fill")
     if fill_id is None:
@@ -219,7 +243,6 @@ def _closed_fields(trip, fill) -> list[tuple[str, str]]:
 
 # --- orders -------------------------------------------------------------------------------
 def _on_order(user, data: dict[str, Any]) -> list:
-    from traders.models import Order
 
     order_id = _obj_id(data, "id", "order_id", "order")
     order = (
@@ -233,33 +256,24 @@ def _on_order(user, data: dict[str, Any]) -> list:
         return []
     if order.status.lower() not in FAILED_ORDER_STATUSES and not order.reject_reason:
         return []
-    reason = order.text or order.reject_reason or order.status
+    reason = order.reject_reason or order.status
     return _order_failed(
         user,
-        signal_id=order.signal_id,
-        trader_id=order.trader_id,
-        fallback=f"order:{order.pk}",
+        key=f"order_failed:order:{order.pk}",
         strategy=order.trader.strategy.name if order.trader_id else "",
         account=order.broker_account.name,
         summary=f"{order.action} {order.quantity} {order.symbol} {order.order_type}",
-        reason=f"{order.reject_reason}: {order.text}"
-        if order.reject_reason and order.text
-        else reason,
+        reason=f"{reason}: {order.text}" if order.text and order.text != reason else reason,
     )
 
 
-def _order_failed(user, *, signal_id, trader_id, fallback, strategy, account, summary, reason):
-    key = (
-        f"order_failed:signal:{signal_id}:trader:{trader_id}"
-        if signal_id and trader_id
-        else f"order_failed:{fallback}"
-    )
+def _order_failed(user, *, key, strategy, account, summary, reason) -> list:
     fields = [("Account", account or "—")]
     if strategy:
         fields.append(("Strategy", strategy))
     message = msg.Message(
         title="⚠️ Order failed",
-        description=f"{summary}\n{reason}"[:1000] if summary else reason[:1000],
+        description=f"{summary}\n{reason}"[:1000] if summary else str(reason)[:1000],
         fields=fields,
         color=msg.RED,
         path="/control-center/",
@@ -267,21 +281,298 @@ def _order_failed(user, *, signal_id, trader_id, fallback, strategy, account, su
     return notification_notify(user=user, kind="order_failed", dedupe_key=key, message=message)
 
 
-# --- strategy log (traders' errors, risk, drift; recorders' paper trades) -----------------
-PAPER_KINDS = {
-    "entry": "position_opened",
-    "exit": "position_closed",
-    "target": "target_hit",
-    "stop": "stop_hit",
-}
+# --- timeline lines --------------------------------------------------------------------------
+class Line:
+    """One timeline line with what the rules need of it, read once."""
+
+    def __init__(self, log):
+        self.log = log
+        self.data = log.data if isinstance(log.data, dict) else {}
+        self.strategy = log.strategy.name if log.strategy_id else ""
+        self.account = log.trader.broker_account.name if log.trader_id else ""
+
+    def get(self, name: str, default: Any = "") -> Any:
+        value = self.data.get(name)
+        return default if value in (None, "") else value
+
+    def where(self) -> list[tuple[str, str]]:
+        fields = []
+        account = self.get("account") or self.account
+        if account:
+            fields.append(("Account", str(account)))
+        if self.strategy:
+            fields.append(("Strategy", self.strategy))
+        return fields
 
 
 def _local_day(user) -> str:
     return timezone.now().astimezone(user_zone(user)).date().isoformat()
 
 
+def _money_or_dash(value, *, signed: bool = True) -> str:
+    try:
+        return msg.money(value, signed=signed)
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value) if value not in (None, "") else "—"
+
+
+def _tell(user, kind: str, key: str, message: msg.Message) -> list:
+    return notification_notify(user=user, kind=kind, dedupe_key=key, message=message)
+
+
+def _alert_rejected(user, line: Line) -> list:
+    reason = str(line.get("reason", "The alert could not be read."))
+    window = int(line.log.created_at.timestamp() // ALERT_REJECTED_WINDOW.total_seconds())
+    digest = hashlib.sha1(reason.encode(), usedforsecurity=False).hexdigest()[:12]
+    signal_id = line.get("signal_id") or line.log.signal_id
+    fields = line.where() + ([("Signal", f"#{signal_id}")] if signal_id else [])
+    return _tell(
+        user,
+        "alert_rejected",
+        f"alert_rejected:{line.log.strategy_id}:{digest}:{window}",
+        msg.Message(
+            title=f"🚫 Alert rejected{' · ' + line.strategy if line.strategy else ''}",
+            description=f"{reason}\nTradingView was told why; fix the alert's message or URL.",
+            fields=fields,
+            color=msg.RED,
+            path=f"/strategies/{line.log.strategy_id}/signals/" if line.log.strategy_id else "/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _signal_dropped(user, line: Line) -> list:
+    age = line.get("age_seconds")
+    signal_id = line.get("signal_id") or line.log.signal_id
+    late = f" (it arrived {age}s after it was sent)" if age != "" else ""
+    return _tell(
+        user,
+        "signal_dropped",
+        f"signal_dropped:{signal_id or 'log' + str(line.log.pk)}",
+        msg.Message(
+            title=f"⏱️ Signal dropped{' · ' + line.strategy if line.strategy else ''}",
+            description=f"{line.get('reason', 'Too old to trade')}{late}. No order was sent.",
+            fields=line.where() + ([("Signal", f"#{signal_id}")] if signal_id else []),
+            color=msg.YELLOW,
+            path="/control-center/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _order_failed_line(user, line: Line) -> list:
+    order_id = _obj_id(line.data, "order_id")
+    if order_id:
+        key = f"order_failed:order:{order_id}"
+    elif line.log.signal_id and line.log.trader_id:
+        key = f"order_failed:signal:{line.log.signal_id}:trader:{line.log.trader_id}"
+    else:
+        key = f"order_failed:log:{line.log.pk}"
+    reason, text = str(line.get("reason")), str(line.get("text"))
+    told = f"{reason}: {text}" if reason and text and text != reason else (reason or text)
+    return _order_failed(
+        user,
+        key=key,
+        strategy=line.strategy,
+        account=str(line.get("account") or line.account),
+        summary="",
+        reason=told or line.log.message,
+    )
+
+
+def _exit_filled(user, line: Line) -> list:
+    """TARGET_FILLED / STOP_FILLED: told once per exit order, with the P&L when the fill that
+    closed the position is on record (the same key as the fill rule, whichever comes first)."""
+
+    kind = "target_hit" if line.get("event") == Event.TARGET_FILLED else "stop_hit"
+    order_id = _obj_id(line.data, "order_id")
+    if order_id:
+        fill = (
+            Fill.objects.filter(user=user, order_id=order_id).order_by("-timestamp", "-id").first()
+        )
+        if fill is not None:
+            told = _on_fill(user, {"id": fill.pk})
+            if told:
+                return told
+    icon, label = ("🎯", "Target hit") if kind == "target_hit" else ("🛑", "Stop hit")
+    price, qty = line.get("price"), line.get("qty")
+    return _tell(
+        user,
+        kind,
+        f"{kind}:order:{order_id}" if order_id else f"{kind}:log:{line.log.pk}",
+        msg.Message(
+            title=f"{icon} {label}{' · ' + line.strategy if line.strategy else ''}",
+            description=line.log.message,
+            fields=line.where()
+            + ([("Qty", str(qty))] if qty != "" else [])
+            + ([("Price", msg.price(price))] if price != "" else []),
+            color=msg.GREEN if kind == "target_hit" else msg.RED,
+            path="/control-center/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _protection_lost(user, line: Line) -> list:
+    return _tell(
+        user,
+        "protection_lost",
+        f"protection_lost:log:{line.log.pk}",
+        msg.Message(
+            title=f"🛡️ Stop lost{' · ' + line.strategy if line.strategy else ''}",
+            description=f"{line.log.message}\nCheck the position in the Control Center.",
+            fields=line.where(),
+            color=msg.RED,
+            path="/control-center/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _daily_limit(user, line: Line) -> list:
+    loss = line.get("event") == Event.DAILY_LOSS_LIMIT
+    kind = "daily_loss_limit" if loss else "daily_profit_target"
+    amount = line.get("limit") if loss else line.get("target")
+    who = line.log.trader_id or line.get("account") or line.log.strategy_id
+    title = "⛔ Daily loss limit reached" if loss else "🏆 Daily profit target reached"
+    what = "limit" if loss else "target"
+    return _tell(
+        user,
+        kind,
+        f"{kind}:{who}:{_local_day(user)}",
+        msg.Message(
+            title=title,
+            description=f"Today's P&L {_money_or_dash(line.get('pnl'))} reached the {what} of "
+            f"{_money_or_dash(amount, signed=False)}: no new entries today.",
+            fields=line.where()
+            + [
+                ("Limit" if loss else "Target", _money_or_dash(amount, signed=False)),
+                ("P&L", _money_or_dash(line.get("pnl"))),
+            ],
+            color=msg.RED if loss else msg.GREEN,
+            path="/traders/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _connection(user, connection_id):
+
+    if not connection_id:
+        return None
+    return BrokerConnection.objects.filter(user=user, pk=connection_id).first()
+
+
+def _trading_paused(user, line: Line) -> list:
+    connection_id = _obj_id(line.data, "connection_id")
+    connection = _connection(user, connection_id)
+    label = connection.label if connection else "your broker login"
+    since = connection.paused_at.isoformat() if connection and connection.paused_at else ""
+    return _tell(
+        user,
+        "trading_paused",
+        f"trading_paused:{connection_id}:{since or _local_day(user)}",
+        msg.Message(
+            title=f"⏸️ Trading paused · {label}",
+            description=f"{line.get('reason', 'The broker asked for a CAPTCHA')}. No order is "
+            "sent until you log in once at trader.tradovate.com (solve the CAPTCHA) and resume "
+            "in Account Management.",
+            fields=[("Connection", label)],
+            color=msg.RED,
+            path="/broker-accounts/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _connection_failed(user, line: Line) -> list:
+    login = line.get("event") == Event.BROKER_LOGIN_FAILED
+    kind = "broker_login_failed" if login else "account_refresh_failed"
+    connection = _connection(user, _obj_id(line.data, "connection_id"))
+    label = connection.label if connection else "a broker connection"
+    return _tell(
+        user,
+        kind,
+        f"{kind}:log:{line.log.pk}",  # the emitter writes a line only when it is news
+        msg.Message(
+            title=f"{'🔑 Broker login failed' if login else '🔄 Account refresh failed'} · {label}",
+            description=str(line.get("error", line.log.message)),
+            fields=[("Connection", label), ("Why", str(line.get("code", "—")))],
+            color=msg.RED if login else msg.YELLOW,
+            path=f"/broker-accounts/{connection.pk}/edit/" if connection else "/broker-accounts/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _recorder_unreadable(user, line: Line) -> list:
+    recorder_id = _obj_id(line.data, "recorder_id")
+    return _tell(
+        user,
+        "recorder_account_unreadable",
+        f"recorder_account_unreadable:{recorder_id}:{_local_day(user)}",
+        msg.Message(
+            title=f"📼 Recorder cannot read its account{' · ' + line.strategy if line.strategy else ''}",
+            description=str(line.get("error", line.log.message)),
+            fields=line.where(),
+            color=msg.YELLOW,
+            path=f"/recorders/{recorder_id}/" if recorder_id else "/recorders/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+def _mismatch_text(item: Any) -> str:
+    if isinstance(item, dict):
+        symbol = item.get("symbol") or item.get("contract") or "?"
+        broker = item.get("broker", item.get("broker_net"))
+        expected = item.get("expected", item.get("expected_net"))
+        if broker is not None or expected is not None:
+            return f"{symbol}: broker {broker}, expected {expected}"
+        return ", ".join(f"{k} {v}" for k, v in item.items())
+    return str(item)
+
+
+def _drift(user, line: Line) -> list:
+    mismatches = line.get("mismatches", [])
+    if not isinstance(mismatches, list):
+        mismatches = [mismatches]
+    text = "\n".join(_mismatch_text(m) for m in mismatches[:10]) or line.log.message
+    target = line.log.trader_id or f"strategy{line.log.strategy_id}"
+    return _tell(
+        user,
+        "drift",
+        f"drift:{target}:{_local_day(user)}",
+        msg.Message(
+            title="🧭 Position drift detected",
+            description=f"{text}\nThe broker's position differs from what the strategy expects.",
+            fields=line.where(),
+            color=msg.YELLOW,
+            path="/control-center/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
+LOG_EVENTS = {
+    Event.ALERT_REJECTED: _alert_rejected,
+    Event.SIGNAL_DROPPED: _signal_dropped,
+    Event.ORDER_FAILED: _order_failed_line,
+    Event.TARGET_FILLED: _exit_filled,
+    Event.STOP_FILLED: _exit_filled,
+    Event.PROTECTION_LOST: _protection_lost,
+    Event.PROTECTION_REPLACED: _protection_lost,
+    Event.DAILY_LOSS_LIMIT: _daily_limit,
+    Event.DAILY_PROFIT_TARGET: _daily_limit,
+    Event.TRADING_PAUSED: _trading_paused,
+    Event.BROKER_LOGIN_FAILED: _connection_failed,
+    Event.ACCOUNT_REFRESH_FAILED: _connection_failed,
+    Event.RECORDER_ACCOUNT_UNREADABLE: _recorder_unreadable,
+    Event.DRIFT: _drift,
+}
+
+
 def _on_log(user, data: dict[str, Any]) -> list:
-    from recorder.models import StrategyLog
 
     log_id = _obj_id(data, "id", "log_id")
     log = (
@@ -293,71 +584,48 @@ def _on_log(user, data: dict[str, Any]) -> list:
     )
     if log is None:
         return []
-    extra = log.data if isinstance(log.data, dict) else {}
-    strategy = log.strategy.name if log.strategy_id else ""
-    account = log.trader.broker_account.name if log.trader_id else ""
-    if log.kind == "error" and log.trader_id:
-        return _order_failed(
-            user,
-            signal_id=log.signal_id,
-            trader_id=log.trader_id,
-            fallback=f"log:{log.pk}",
-            strategy=strategy,
-            account=account,
-            summary="",
-            reason=log.message,
-        )
-    if log.kind == "risk" and log.trader_id and "loss" in log.message.lower():
-        day = extra.get("disabled_until") or log.trader.disabled_until or _local_day(user)
-        return _loss_limit(user, trader=log.trader, strategy=strategy, reason=log.message, day=day)
-    if log.kind == "drift":
-        target = log.trader_id or f"strategy{log.strategy_id}"
-        return _drift(
-            user,
-            key=f"drift:{target}:{_local_day(user)}",
-            strategy=strategy,
-            account=account,
-            reason=log.message,
-        )
-    if log.kind in PAPER_KINDS and not log.trader_id:
-        from notifications.selectors import notification_preference_get
-
-        if not notification_preference_get(user=user).include_paper:
-            return []
-        kind = PAPER_KINDS[log.kind]
-        pnl = extra.get("net_pnl", extra.get("pnl"))
-        pnl_text = (
-            f" {msg.money(pnl)}" if pnl not in (None, "") and kind != "position_opened" else ""
-        )
-        icon = {
-            "position_opened": "🟢",
-            "position_closed": "🏁",
-            "target_hit": "🎯",
-            "stop_hit": "🛑",
-        }[kind]
-        label = msg.KINDS[kind][1].replace(" (with P&L)", "")
-        fields = [
-            (name.title(), str(extra[key]))
-            for key, name in (
-                ("symbol", "symbol"),
-                ("side", "side"),
-                ("quantity", "qty"),
-                ("price", "price"),
-            )
-            if extra.get(key) not in (None, "")
-        ]
-        message = msg.Message(
-            title=f"📝 Paper · {icon} {label}{pnl_text}",
-            description=f"{strategy}: {log.message}" if strategy else log.message,
-            fields=fields,
-            color=msg.pnl_color(pnl) if pnl_text else msg.BLUE,
-            path=f"/recorders/{log.strategy.recorder.pk}/" if _has_recorder(log) else "/recorders/",
-            timestamp=log.created_at,
-        )
-        return notification_notify(
-            user=user, kind=kind, dedupe_key=f"paper:{log.pk}", message=message
-        )
+    line = Line(log)
+    handler = LOG_EVENTS.get(line.get("event"))
+    if handler is not None:
+        return handler(user, line)
+    if _is_paper_line({"kind": log.kind, "trader_id": log.trader_id, "data": line.data}):
+        return _paper(user, line)
     return []
+
+
+def _paper(user, line: Line) -> list:
+    log, extra = line.log, line.data
+    if not notification_preference_get(user=user).include_paper:
+        return []
+    kind = PAPER_KINDS[log.kind]
+    pnl = extra.get("net_pnl", extra.get("pnl"))
+    pnl_text = f" {msg.money(pnl)}" if pnl not in (None, "") and kind != "position_opened" else ""
+    icon = {
+        "position_opened": "🟢",
+        "position_closed": "🏁",
+        "target_hit": "🎯",
+        "stop_hit": "🛑",
+    }[kind]
+    label = msg.KINDS[kind].label.replace(" (with P&L)", "")
+    fields = [
+        (name.title(), str(extra[key]))
+        for key, name in (
+            ("symbol", "symbol"),
+            ("side", "side"),
+            ("quantity", "qty"),
+            ("price", "price"),
+        )
+        if extra.get(key) not in (None, "")
+    ]
+    message = msg.Message(
+        title=f"📝 Recorded · {icon} {label}{pnl_text}",
+        description=f"{line.strategy}: {log.message}" if line.strategy else log.message,
+        fields=fields,
+        color=msg.pnl_color(pnl) if pnl_text else msg.BLUE,
+        path=f"/recorders/{log.strategy.recorder.pk}/" if _has_recorder(log) else "/recorders/",
+        timestamp=log.created_at,
+    )
+    return _tell(user, kind, f"paper:{log.pk}", message)
 
 
 def _has_recorder(log) -> bool:
@@ -365,70 +633,3 @@ def _has_recorder(log) -> bool:
         return bool(log.strategy_id and log.strategy.recorder)
     except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: a strategy without recorder
         return False
-
-
-def _loss_limit(user, *, trader, strategy: str, reason: str, day) -> list:
-    message = msg.Message(
-        title="⛔ Daily loss limit reached",
-        description=reason[:1000],
-        fields=[
-            ("Account", trader.broker_account.name),
-            ("Strategy", strategy or "—"),
-            ("Limit", msg.money(trader.daily_loss_limit, signed=False)),
-        ],
-        color=msg.RED,
-        path="/traders/",
-    )
-    return notification_notify(
-        user=user, kind="loss_limit", dedupe_key=f"loss_limit:{trader.pk}:{day}", message=message
-    )
-
-
-def _drift(user, *, key: str, strategy: str, account: str, reason: str) -> list:
-    fields = [("Account", account or "—")]
-    if strategy:
-        fields.append(("Strategy", strategy))
-    message = msg.Message(
-        title="🧭 Position drift detected",
-        description=reason[:1000],
-        fields=fields,
-        color=msg.YELLOW,
-        path="/control-center/",
-    )
-    return notification_notify(user=user, kind="drift", dedupe_key=key, message=message)
-
-
-def _on_trader(user, data: dict[str, Any]) -> list:
-    from traders.models import Trader
-
-    trader_id = _obj_id(data, "id", "trader_id", "trader")
-    trader = (
-        Trader.objects.select_related("strategy", "broker_account")
-        .filter(user=user, pk=trader_id)
-        .first()
-        if trader_id
-        else None
-    )
-    if trader is None:
-        return []
-    created: list = []
-    if trader.disabled_until and "loss" in trader.disabled_reason.lower():
-        # Keyed by the day it tripped, so a trader still marked disabled later is not re-told.
-        created += _loss_limit(
-            user,
-            trader=trader,
-            strategy=trader.strategy.name,
-            reason=trader.disabled_reason,
-            day=trader.disabled_until,
-        )
-    if trader.drift:
-        created += _drift(
-            user,
-            key=f"drift:{trader.pk}:{_local_day(user)}",
-            strategy=trader.strategy.name,
-            account=trader.broker_account.name,
-            reason=getattr(trader, "drift_message", "")
-            or "The broker's position differs from what the strategy expects. Check the "
-            "Control Center.",
-        )
-    return created

@@ -7,6 +7,12 @@ PERIODIC_TASKS = [
         "task": "notifications.tasks.send_daily_summaries",
         "every_seconds": 60,
     },
+    # The opt-in weekly summary: on each user's weekday at their local time.
+    {
+        "name": "Weekly summaries (users whose day and time have come)",
+        "task": "notifications.tasks.send_weekly_summaries",
+        "every_seconds": 300,
+    },
     {
         "name": "Re-enqueue notifications whose delivery was lost",
         "task": "notifications.tasks.requeue_stale_notifications",

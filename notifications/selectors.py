@@ -68,4 +68,21 @@ def notification_get(*, user, notification_id: int) -> Notification | None:
 
 
 def push_subscription_list(*, user) -> QuerySet:
-    return PushSubscription.objects.filter(user=user)
+    return PushSubscription.objects.filter(user=user).order_by("created_at", "id")
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("CriOS/", "Chrome"), ("Safari/", "Safari"))  # fmt: skip
+_SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
+            ("Mac OS X", "macOS"), ("Windows", "Windows"), ("CrOS", "ChromeOS"),
+            ("Linux", "Linux"))  # fmt: skip
+
+
+def device_label(user_agent: str) -> str:
+    """ "Chrome on Android", "Safari on iPhone" … from a browser's User-Agent, for Settings."""
+    ua = user_agent or ""
+    browser = next((name for token, name in _BROWSERS if token in ua), "")
+    system = next((name for token, name in _SYSTEMS if token in ua), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"

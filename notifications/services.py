@@ -1,17 +1,20 @@
 """Writes of the notifications app: preferences, notifications and their delivery.
 
 `notification_notify(...)` is the one entry point for telling a user something: it honours the
-user's switches, stores one `Notification` per channel under a dedupe key (so the same fact is
-never told twice, however often the event repeats or a task is redelivered) and enqueues the
-delivery after commit. Any app may call it directly; the event rules (`notifications.rules`)
-call it for the live events every service publishes.
+user's switches (one per kind and channel), stores one `Notification` per channel under a
+dedupe key (so the same fact is never told twice, however often the event repeats or a task is
+redelivered) and enqueues the delivery after commit. Any app may call it directly; the event
+rules (`notifications.rules`) call it for the live events every service publishes.
+
+Deliveries are enqueued by task name (`notifications.tasks` calls this module, never the other
+way round), so the modules of this app import in one direction: tasks → rules → services.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -19,6 +22,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from justtrades.api import ApplicationError
+from justtrades.queue import enqueue
+from justtrades.realtime import publish
 from notifications import messages as msg
 from notifications.discord import (
     UNKNOWN_CHANNEL,
@@ -29,12 +34,18 @@ from notifications.discord import (
     get_client,
 )
 from notifications.models import Notification, NotificationPreference, PushSubscription
+from notifications.push import PushFailed, PushGone, send_push
 from notifications.selectors import (
     discord_account_get,
     discord_bot_configured,
     notification_preference_get,
 )
-from notifications.summary import DailySummary, daily_summary_compute, user_zone
+from notifications.summary import (
+    DailySummary,
+    daily_summary_compute,
+    period_summary_compute,
+    user_zone,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,22 +60,38 @@ PREFERENCE_FIELDS = {
     "push_enabled",
     "include_paper",
     "daily_summary_time",
-    *(switch for switch, _ in msg.KINDS.values()),
+    "weekly_summary_weekday",
+    "weekly_summary_time",
 }
 
 
 # --- preferences ------------------------------------------------------------------------------
 @transaction.atomic
-def notification_preferences_update(*, user, **changes: Any) -> NotificationPreference:
-    """Change any of the user's switches; unknown names are a 400, not silently ignored."""
+def notification_preferences_update(
+    *, user, kinds: dict[str, dict[str, bool]] | None = None, **changes: Any
+) -> NotificationPreference:
+    """Change any of the user's settings; unknown names are a 400, not silently ignored.
+
+    ``kinds`` switches kinds per channel: ``{"stop_hit": {"discord": False}}``.
+    """
     unknown = set(changes) - PREFERENCE_FIELDS
     if unknown:
         raise ApplicationError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+    for kind, channels in (kinds or {}).items():
+        if kind not in msg.KINDS:
+            raise ApplicationError(f"Unknown notification kind {kind!r}.")
+        if set(channels) - set(msg.CHANNELS):
+            raise ApplicationError(f"Channels are {' and '.join(msg.CHANNELS)}.")
     pref = notification_preference_get(user=user)
     pref = NotificationPreference.objects.select_for_update().get(pk=pref.pk)
     for name, value in changes.items():
         setattr(pref, name, value)
     fields = list(changes)
+    for kind, channels in (kinds or {}).items():
+        for channel, on in channels.items():
+            pref.set_switch(kind, channel, on)
+    if kinds:
+        fields.append("switches")
     if fields:
         pref.save(update_fields=fields)
     return pref
@@ -131,25 +158,36 @@ def push_subscription_save(
 
 
 @transaction.atomic
-def push_subscription_delete(*, user, endpoint: str) -> int:
-    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+def push_subscription_delete(
+    *, user, endpoint: str | None = None, subscription_id: int | None = None
+) -> int:
+    """Forget one device (by its push endpoint, or its id in Settings); owner only."""
+    qs = PushSubscription.objects.filter(user=user)
+    if subscription_id is not None:
+        qs = qs.filter(pk=subscription_id)
+    elif endpoint:
+        qs = qs.filter(endpoint=endpoint)
+    else:
+        return 0
+    deleted, _ = qs.delete()
     return deleted
 
 
 # --- creating notifications -------------------------------------------------------------------
-def _enqueue_delivery(notification: Notification) -> None:
-    from notifications import tasks
+DELIVERY_TASKS = {
+    Notification.Channel.DISCORD: "notifications.tasks.deliver_discord",
+    Notification.Channel.PUSH: "notifications.tasks.deliver_push",
+}
 
-    task = (
-        tasks.deliver_discord
-        if notification.channel == Notification.Channel.DISCORD
-        else tasks.deliver_push
-    )
+
+def _enqueue_delivery(notification: Notification) -> None:
+    task_name = DELIVERY_TASKS[notification.channel]
     pk = notification.pk
 
     def send() -> None:
         try:
-            task.apply_async((pk,), retry=False)
+            # By name: the task module imports this one (routed to the notifications queue).
+            enqueue(task_name, pk)
         except Exception:  # noqa: BLE001 - the row stays pending and is swept later
             logger.warning("could not enqueue delivery of notification %s", pk, exc_info=True)
 
@@ -194,11 +232,11 @@ def notification_notify(
     if kind != msg.TEST_KIND and kind not in msg.KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     pref = notification_preference_get(user=user)
-    if not force and kind in msg.KINDS and not getattr(pref, msg.KINDS[kind][0]):
-        return []
     payload = message.payload()
     created: list[Notification] = []
-    if pref.discord_enabled and discord_account_get(user=user) is not None:
+    wants_discord = force or pref.wants(kind, "discord")
+    wants_push = force or pref.wants(kind, "push")
+    if wants_discord and pref.discord_enabled and discord_account_get(user=user) is not None:
         if pref.discord_blocked and not force:
             # Recorded, not sent: Discord said no until the user fixes their DM settings.
             _create_once(
@@ -221,7 +259,7 @@ def notification_notify(
             if n is not None:
                 created.append(n)
                 _enqueue_delivery(n)
-    if pref.push_enabled and PushSubscription.objects.filter(user=user).exists():
+    if wants_push and pref.push_enabled and PushSubscription.objects.filter(user=user).exists():
         n = _create_once(
             user=user,
             channel=Notification.Channel.PUSH,
@@ -286,7 +324,6 @@ def _finish(n: Notification, status: str, error: str = "") -> None:
 
 
 def _record_discord_problem(pref: NotificationPreference, error: str, *, blocked: bool) -> None:
-    from notifications.realtime import publish
 
     pref.discord_error = error[:200]
     pref.discord_error_at = timezone.now()
@@ -368,7 +405,6 @@ def notification_deliver_discord(*, notification_id: int) -> str:
 
 def notification_deliver_push(*, notification_id: int) -> str:
     """Send one pending push notification to every browser the user subscribed."""
-    from notifications.push import PushFailed, PushGone, send_push
 
     n = _claim(notification_id, Notification.Channel.PUSH)
     if n is None:
@@ -415,29 +451,46 @@ def notifications_requeue_stale(*, older_than_seconds: int = 120) -> int:
     return len(stale)
 
 
-# --- daily summary ----------------------------------------------------------------------------
-def daily_summary_message(summary: DailySummary) -> msg.Message:
+# --- daily and weekly summaries ---------------------------------------------------------------
+def summary_message(summary: DailySummary, *, title: str) -> msg.Message:
     fields: list[tuple[str, str]] = []
     for row in summary.live:
         fields.append((f"💵 {row.label}", _row_text(row)))
     for row in summary.paper:
         fields.append((f"📝 {row.label}", _row_text(row)))
     if not fields:
-        description = "No trades closed today."
+        description = "No trades closed."
     else:
         parts = []
         if summary.live:
-            parts.append(f"Live {msg.money(summary.live_pnl)}")
+            parts.append(f"Broker {msg.money(summary.live_pnl)}")
         if summary.paper:
-            parts.append(f"Paper {msg.money(summary.paper_pnl)}")
+            parts.append(f"Recorded {msg.money(summary.paper_pnl)}")
         description = f"{summary.trades} trades · " + " · ".join(parts)
+        if summary.best_day is not None and summary.first_day != summary.day:
+            best, worst = summary.best_day, summary.worst_day
+            description += (
+                f"\nBest day {best[0]:%a %d %b} {msg.money(best[1])} · "
+                f"worst {worst[0]:%a %d %b} {msg.money(worst[1])}"
+            )
     color = msg.pnl_color(summary.live_pnl if summary.live else summary.paper_pnl)
     return msg.Message(
-        title=f"📊 Daily summary · {summary.day:%a %d %b %Y}",
+        title=title,
         description=description,
         fields=fields[:24],
         color=color if fields else msg.GRAY,
         path="/",
+    )
+
+
+def daily_summary_message(summary: DailySummary) -> msg.Message:
+    return summary_message(summary, title=f"📊 Daily summary · {summary.day:%a %d %b %Y}")
+
+
+def weekly_summary_message(summary: DailySummary) -> msg.Message:
+    first, last = summary.first_day, summary.day
+    return summary_message(
+        summary, title=f"🗓️ Weekly summary · {first:%a %d %b} – {last:%a %d %b %Y}"
     )
 
 
@@ -459,6 +512,29 @@ def daily_summary_send(*, user, day: date) -> list[Notification]:
     )
 
 
+def weekly_summary_send(*, user, last_day: date) -> list[Notification]:
+    """The seven local days ending on ``last_day``; nothing when no trade closed in them."""
+    summary = period_summary_compute(
+        user=user, first_day=last_day - timedelta(days=6), last_day=last_day
+    )
+    if summary.trades == 0:
+        return []
+    return notification_notify(
+        user=user,
+        kind="weekly_summary",
+        dedupe_key=f"weekly_summary:{last_day.isoformat()}",
+        message=weekly_summary_message(summary),
+    )
+
+
+def _wants_at_all(pref: NotificationPreference, kind: str) -> bool:
+    return any(pref.wants(kind, channel) for channel in msg.CHANNELS)
+
+
+def _as_time(value) -> time:
+    return time.fromisoformat(value) if isinstance(value, str) else value
+
+
 def daily_summaries_send_due(*, now: datetime | None = None) -> int:
     """Send each user's summary once their chosen local time has passed today (beat, often).
 
@@ -467,13 +543,14 @@ def daily_summaries_send_due(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     sent = 0
-    prefs = NotificationPreference.objects.filter(notify_daily_summary=True).select_related("user")
+    prefs = NotificationPreference.objects.select_related("user")
     for pref in prefs.iterator():
+        if not _wants_at_all(pref, "daily_summary"):
+            continue
         local = now.astimezone(user_zone(pref.user))
-        summary_time = pref.daily_summary_time
-        if isinstance(summary_time, str):
-            summary_time = time.fromisoformat(summary_time)
-        if local.time() < summary_time or pref.last_summary_date == local.date():
+        if local.time() < _as_time(pref.daily_summary_time):
+            continue
+        if pref.last_summary_date == local.date():
             continue
         claimed = (
             NotificationPreference.objects.filter(pk=pref.pk)
@@ -485,4 +562,33 @@ def daily_summaries_send_due(*, now: datetime | None = None) -> int:
                 sent += len(daily_summary_send(user=pref.user, day=local.date()))
             except Exception:  # noqa: BLE001 - one user's failure must not stop the others
                 logger.exception("daily summary for user %s failed", pref.user_id)
+    return sent
+
+
+def weekly_summaries_send_due(*, now: datetime | None = None) -> int:
+    """The opt-in weekly summary, on the user's weekday once their local time has passed;
+    claimed like the daily one (`last_weekly_summary_date`), so it goes out once a week."""
+    now = now or timezone.now()
+    sent = 0
+    prefs = NotificationPreference.objects.select_related("user")
+    for pref in prefs.iterator():
+        if not _wants_at_all(pref, "weekly_summary"):
+            continue
+        local = now.astimezone(user_zone(pref.user))
+        if local.weekday() != pref.weekly_summary_weekday:
+            continue
+        if local.time() < _as_time(pref.weekly_summary_time):
+            continue
+        if pref.last_weekly_summary_date == local.date():
+            continue
+        claimed = (
+            NotificationPreference.objects.filter(pk=pref.pk)
+            .exclude(last_weekly_summary_date=local.date())
+            .update(last_weekly_summary_date=local.date())
+        )
+        if claimed:
+            try:
+                sent += len(weekly_summary_send(user=pref.user, last_day=local.date()))
+            except Exception:  # noqa: BLE001 - one user's failure must not stop the others
+                logger.exception("weekly summary for user %s failed", pref.user_id)
     return sent

@@ -1,4 +1,5 @@
-"""The numbers of a trader's day: paper trades per strategy, live round trips per account."""
+"""The numbers of a trader's day (or week): paper trades per strategy, live round trips per
+account, and the P&L of each local day in the period."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, Q, Sum
 
-from notifications.pnl import round_trips
+from recorder.models import RecordedTrade
+from traders.models import Fill
+from traders.trades import closed_lots
 
 
 @dataclass
@@ -30,10 +33,26 @@ class SummaryRow:
 
 @dataclass
 class DailySummary:
+    """A period of local days ending on ``day`` (one day for the daily summary)."""
+
     day: date
     timezone: str
     paper: list[SummaryRow] = field(default_factory=list)
     live: list[SummaryRow] = field(default_factory=list)
+    first_day: date | None = None
+    by_day: dict[date, Decimal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.first_day is None:
+            self.first_day = self.day
+
+    @property
+    def best_day(self) -> tuple[date, Decimal] | None:
+        return max(self.by_day.items(), key=lambda kv: kv[1]) if self.by_day else None
+
+    @property
+    def worst_day(self) -> tuple[date, Decimal] | None:
+        return min(self.by_day.items(), key=lambda kv: kv[1]) if self.by_day else None
 
     @property
     def trades(self) -> int:
@@ -63,21 +82,28 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def daily_summary_compute(*, user, day: date) -> DailySummary:
-    """Trades closed on `day` in the user's time zone.
+    """Trades closed on `day` in the user's time zone."""
+    return period_summary_compute(user=user, first_day=day, last_day=day)
+
+
+def period_summary_compute(*, user, first_day: date, last_day: date) -> DailySummary:
+    """Trades closed from `first_day` to `last_day` (local days, both included).
 
     Paper: the recorders' RecordedTrade rows (net P&L, after commissions), per strategy.
-    Live: round trips of the traders' fills closed that day, per broker account (gross P&L).
+    Live: round trips of the traders' fills closed in the period, per broker account (gross).
     """
-    from recorder.models import RecordedTrade
-    from traders.models import Fill
 
     zone = user_zone(user)
-    start, end = day_bounds(day, zone)
-    summary = DailySummary(day=day, timezone=str(zone.key))
+    start, _ = day_bounds(first_day, zone)
+    _, end = day_bounds(last_day, zone)
+    summary = DailySummary(day=last_day, first_day=first_day, timezone=str(zone.key))
+    by_day: dict[date, Decimal] = defaultdict(Decimal)
 
+    trades = RecordedTrade.objects.filter(
+        recorder__user=user, exit_time__gte=start, exit_time__lt=end
+    )
     paper = (
-        RecordedTrade.objects.filter(recorder__user=user, exit_time__gte=start, exit_time__lt=end)
-        .values("recorder__strategy__name")
+        trades.values("recorder__strategy__name")
         .annotate(trades=Count("id"), pnl=Sum("net_pnl"), wins=Count("id", filter=Q(net_pnl__gt=0)))
         .order_by("recorder__strategy__name")
     )
@@ -90,9 +116,11 @@ def daily_summary_compute(*, user, day: date) -> DailySummary:
                 pnl=(row["pnl"] or Decimal(0)).quantize(Decimal("0.01")),
             )
         )
+    for exit_time, net in trades.values_list("exit_time", "net_pnl").iterator():
+        by_day[exit_time.astimezone(zone).date()] += net or Decimal(0)
 
-    # Only the (account, contract) pairs that traded today; their earlier fills give the
-    # position the day started with.
+    # Only the (account, contract) pairs that traded in the period; their earlier fills give
+    # the position the period started with.
     pairs = set(
         Fill.objects.filter(user=user, timestamp__gte=start, timestamp__lt=end)
         .values_list("broker_account_id", "symbol")
@@ -115,11 +143,15 @@ def daily_summary_compute(*, user, day: date) -> DailySummary:
         rows: dict[int, SummaryRow] = {}
         for (account_id, _symbol), account_fills in grouped.items():
             row = rows.setdefault(account_id, SummaryRow(label=names[account_id]))
-            for trip in round_trips(account_fills):
-                if trip.closed and start <= trip.closed_at < end:
+            # Trades as the dashboard's live history counts them: one per closed lot.
+            for lot in closed_lots(account_fills):
+                closed_at = lot.closing.timestamp
+                if start <= closed_at < end:
                     row.trades += 1
-                    pnl = trip.pnl or Decimal("0.00")
+                    pnl = lot.pnl or Decimal("0.00")
                     row.pnl += pnl
                     row.wins += 1 if pnl > 0 else 0
+                    by_day[closed_at.astimezone(zone).date()] += pnl
         summary.live = sorted((r for r in rows.values() if r.trades), key=lambda r: r.label)
+    summary.by_day = {d: v.quantize(Decimal("0.01")) for d, v in sorted(by_day.items())}
     return summary

@@ -1,7 +1,8 @@
 """Notification tasks, on their own `notifications` queue (settings.CELERY_TASK_ROUTES).
 
 Each is safe to run twice: evaluation creates notifications under unique dedupe keys, delivery
-claims a pending row and sends with the row's nonce, the daily summary claims the day.
+claims a pending row and sends with the row's nonce, a summary claims its day.
+The services enqueue these by name; this module is the only one importing rules and services.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def deliver_push(notification_id: int) -> str:
 @shared_task(ignore_result=True)
 def send_daily_summaries() -> int:
     return services.daily_summaries_send_due()
+
+
+@shared_task(ignore_result=True)
+def send_weekly_summaries() -> int:
+    return services.weekly_summaries_send_due()
 
 
 @shared_task(ignore_result=True)

@@ -1,3 +1,6 @@
+"""Notification pages and the service worker's files."""
+
+import json
 from pathlib import Path
 
 from allauth.socialaccount.providers.discord.views import oauth2_callback
@@ -5,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -18,6 +22,36 @@ SERVICE_WORKER = Path(settings.BASE_DIR) / "static" / "sw.js"
 def service_worker(request):
     response = HttpResponse(SERVICE_WORKER.read_bytes(), content_type="application/javascript")
     response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@require_GET
+def web_manifest(request):
+    """The web app manifest: "Add to Home Screen" installs the site as an app (on iOS the only
+    way a web page can receive push notifications)."""
+    manifest = {
+        "id": "/",
+        "name": settings.PRODUCT_NAME,
+        "short_name": settings.PRODUCT_NAME,
+        "description": "TradingView alerts in, futures orders out, and what happened.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#0b1220",
+        "theme_color": "#0b1220",
+        "icons": [
+            {"src": static("img/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("img/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {
+                "src": static("img/icon-maskable-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    response = HttpResponse(json.dumps(manifest), content_type="application/manifest+json")
+    response["Cache-Control"] = "public, max-age=3600"
     return response
 
 

@@ -1,3 +1,5 @@
+"""The staff's view of recorders, their positions, trades and the strategy timeline."""
+
 from django.contrib import admin
 
 from recorder.models import RecordedFill, RecordedPosition, RecordedTrade, Recorder, StrategyLog

@@ -5,6 +5,7 @@ from django.urls import path
 from recorder import apis
 
 urlpatterns = [
+    path("paper-markets/", apis.PaperMarketListApi.as_view(), name="api-paper-markets"),
     path("recorders/", apis.RecorderListApi.as_view(), name="api-recorders"),
     path("recorders/<int:recorder_id>/", apis.RecorderDetailApi.as_view(), name="api-recorder"),
     path(

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.models import BrokerAccount
 from justtrades.api import ApplicationError, StandardPagination
 from recorder import selectors, services
+from recorder.marketdata import paper_markets
 from recorder.models import RecordedTrade, Recorder, StrategyLog
 from strategies.models import Strategy
 
@@ -28,7 +29,12 @@ class RecordedPositionOutputSerializer(serializers.Serializer):
     avg_price = serializers.DecimalField(max_digits=16, decimal_places=6)
     opened_at = serializers.DateTimeField(allow_null=True)
     last_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
-    open_pnl = serializers.DecimalField(max_digits=16, decimal_places=2)
+    open_pnl = serializers.SerializerMethodField(help_text="null until a price is known")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True))
+    def get_open_pnl(self, obj) -> str | None:
+        value = selectors.recorded_open_pnl(obj)
+        return None if value is None else f"{value:.2f}"
 
     def get_side(self, obj) -> str:
         return "long" if obj.net_pos > 0 else "short" if obj.net_pos < 0 else "flat"
@@ -180,7 +186,9 @@ def _filters(serializer_class, request):
 def _owned_broker_account(user, account_id):
     if account_id is None:
         return None
-    account = BrokerAccount.objects.filter(pk=account_id, connection__user=user).first()
+    account = BrokerAccount.objects.filter(
+        pk=account_id, connection__user=user, connection__archived_at__isnull=True
+    ).first()
     if account is None:
         raise NotFound("Broker account not found.")
     return account
@@ -358,3 +366,38 @@ class RecorderLogApi(GenericAPIView):
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(StrategyLogOutputSerializer(page, many=True).data)
+
+
+# --- the paper markets -------------------------------------------------------------------------
+
+
+class PaperMarketOutputSerializer(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    account_name = serializers.CharField()
+    symbol = serializers.CharField()
+    root = serializers.CharField()
+    source = serializers.CharField(help_text="market data | alerts | random walk | manual | replay")
+    source_label = serializers.CharField()
+    bid = serializers.CharField(allow_null=True)
+    ask = serializers.CharField(allow_null=True)
+    last = serializers.CharField(allow_null=True)
+    open = serializers.BooleanField()
+    session = serializers.CharField(help_text="open, or why the exchange is closed")
+    opens_at = serializers.CharField(allow_null=True)
+    opens_at_local = serializers.CharField()
+    closes_at = serializers.CharField(allow_null=True)
+    error = serializers.CharField()
+
+
+class PaperMarketListApi(GenericAPIView):
+    """The market of each product the user's paper accounts hold or trade: its source (Tradovate
+    market data, the alerts, or the demo random walk), price and exchange session."""
+
+    serializer_class = PaperMarketOutputSerializer
+    pagination_class = None
+
+    @extend_schema(responses=PaperMarketOutputSerializer(many=True))
+    def get(self, request):
+
+        rows = [m.to_json() for m in paper_markets(user=request.user)]
+        return Response(PaperMarketOutputSerializer(rows, many=True).data)

@@ -1,3 +1,5 @@
+"""The recorder app: the paper track record of each strategy."""
+
 from django.apps import AppConfig
 
 

@@ -5,30 +5,52 @@ checked by hand. A :class:`Position` takes signed fills (entries, adds, partial 
 reversals, flatten) and quotes (take profit, stop loss, trailing stop, break-even move), and
 returns the round trips it closed as :class:`ClosedTrade` rows.
 
-Money rules
-- The open cost is kept in dollars (``Σ qty × price × point value``). A partial exit takes its
-  share of the cost rounded to the cent and leaves the rest, so the P&L of every round trip adds
-  up exactly to the dollars sold minus the dollars bought, however it was split.
-- Average entry = cost / (qty × point value); exit levels are computed from it.
-- Commission is per contract per side: a closed trade of ``q`` contracts pays ``2 × q × rate``.
-- MAE / MFE are the worst and best open P&L of the whole position in dollars while it was open
-  (quotes, adds and the exit price included); a partial exit takes its share of them.
+Lots: exits per entry, like live brackets
+- Every entry and every add is its own :class:`Lot`: its quantity, its cost and its own exits
+  around its own fill (a Tradovate order strategy per entry does the same), its own best price
+  (trailing) and break-even. A signal that reduces closes the oldest lots first (FIFO, as
+  Tradovate pairs fills and as the live side trims the oldest entry's brackets first).
+- One close (a signal's exit, a lot's target or stop) is one :class:`ClosedTrade`; when it
+  spans lots its entry is their weighted price, its P&L the exact sum.
 
-Exit rules
-- Levels come from the average entry: long target ``avg + tp``, long stop ``avg − sl``;
-  a trailing stop follows the best price seen since entry and only ever ratchets; once the open
-  profit reaches the break-even trigger, the stop moves to the entry and stays there.
-- A quote triggers a level when its closing-side price (see :class:`Quote`) reaches it. The exit
-  is at the level when the quote still quotes that level (the level lies within the quote's
-  prices), and at the quote when the market gapped past it.
+Money rules
+- Costs are dollars (``Σ qty × price × point value``). A partial close of a lot takes its share
+  of the lot's cost rounded to the cent and leaves the rest, so the P&L of every round trip adds
+  up exactly to the dollars sold minus the dollars bought, however it was split.
+- Commission is per contract per side: a closed trade of ``q`` contracts pays ``2 × q × rate``.
+- MAE / MFE are each lot's worst and best open P&L in dollars while it was open (quotes, adds
+  and the exit price included); a trade adds up those of the lots it closed, a partial close
+  takes its share of them.
+
+Fills as an exchange gives them (the paper broker's rules, ``accounts.brokers.simulator``)
+- A target is a resting limit: it fills at its price, never better, once the closing-side
+  price (see :class:`Quote`) reaches it, even when the market jumped past it.
+- A stop fills at the first price at or through it: the level when the market trades there,
+  the gap price when it gaps.
+- Market orders (signals) fill at the touch plus the slippage (the caller's price, see
+  :func:`market_fill`).
+- With ``partial_fills`` on, a book shows ``size`` contracts per price: a resting target gets
+  at most the size at its price per quote (shared by the lots resting there) and works on; a
+  stop or a market order walks one tick per ``size`` contracts.
+
+One file for one idea, the paper ledger: every rule of a position's money in one place, checked
+by hand in its tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
+
+from strategies.exits import (
+    ExitRules,
+    break_even_reached,
+    stop_levels,
+    take_profit_level,
+    tightest_stop,
+)
 
 CENT = Decimal("0.01")
 PRICE_PLACES = Decimal("0.000001")
@@ -48,6 +70,9 @@ class Reason:
     SESSION_END = "session_end"
     REVERSAL = "reversal"
     ACCOUNT = "account"
+
+
+STOP_REASONS = {"stop": Reason.STOP, "break_even": Reason.BREAK_EVEN, "trailing": Reason.TRAILING}
 
 
 class Basis:
@@ -93,84 +118,16 @@ class Instrument:
 
 
 @dataclass(frozen=True)
-class Distance:
-    """An exit distance: ``value`` in ``ticks``, ``points``, ``percent`` of the entry or
-    ``dollars`` per contract, or an absolute ``price`` level."""
-
-    value: Decimal
-    unit: str = "ticks"
-
-    UNITS = ("ticks", "points", "percent", "dollars", "price")
-
-    def __post_init__(self) -> None:
-        if self.unit not in self.UNITS:
-            raise ValueError(f"unknown distance unit {self.unit!r}")
-        object.__setattr__(self, "value", D(self.value))
-        if self.value <= 0:
-            raise ValueError("an exit distance must be positive")
-
-    def points(self, instrument: Instrument, reference: Decimal) -> Decimal:
-        """The distance in points from ``reference`` (the average entry)."""
-        if self.unit == "ticks":
-            return self.value * instrument.tick_size
-        if self.unit == "points":
-            return self.value
-        if self.unit == "percent":
-            return reference * self.value / 100
-        if self.unit == "dollars":
-            return self.value / instrument.point_value
-        raise ValueError("an absolute price level has no distance")
-
-    def to_json(self) -> dict[str, str]:
-        return {"value": str(self.value), "unit": self.unit}
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> Distance | None:
-        if not data:
-            return None
-        return cls(value=D(data["value"]), unit=data.get("unit", "ticks"))
-
-
-@dataclass(frozen=True)
-class ExitRules:
-    take_profit: Distance | None = None
-    stop_loss: Distance | None = None
-    trailing_stop: Distance | None = None
-    break_even: Distance | None = None  # profit that moves the stop to the entry
-
-    def __post_init__(self) -> None:
-        for name in ("trailing_stop", "break_even"):
-            d = getattr(self, name)
-            if d is not None and d.unit == "price":
-                raise ValueError(f"{name} takes a distance, not a price level")
-
-    @property
-    def empty(self) -> bool:
-        return not (self.take_profit or self.stop_loss or self.trailing_stop or self.break_even)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            name: d.to_json()
-            for name in ("take_profit", "stop_loss", "trailing_stop", "break_even")
-            if (d := getattr(self, name)) is not None
-        }
-
-    @classmethod
-    def from_json(cls, data: dict | None) -> ExitRules:
-        data = data or {}
-        return cls(
-            **{name: Distance.from_json(data.get(name)) for name in cls.__dataclass_fields__}
-        )
-
-
-@dataclass(frozen=True)
 class Quote:
-    """One market data update. Any of bid, ask and last trade may be missing."""
+    """One market data update. Any of bid, ask and last trade may be missing; sizes are the
+    contracts shown at the bid and the ask (0 when unknown)."""
 
     at: datetime
     bid: Decimal | None = None
     ask: Decimal | None = None
     last: Decimal | None = None
+    bid_size: int = 0
+    ask_size: int = 0
 
     def __post_init__(self) -> None:
         for name in ("bid", "ask", "last"):
@@ -195,10 +152,40 @@ class Quote:
             return side if side is not None else self.last
         return self.last if self.last is not None else side
 
-    def quotes_level(self, level: Decimal) -> bool:
-        """True when the level is still on the screen: within the quote's prices."""
-        prices = self.prices()
-        return bool(prices) and min(prices) <= level <= max(prices)
+    def size_to_close(self, long: bool) -> int:
+        """Contracts shown on the side a long (the bid) or a short (the ask) closes against."""
+        return self.bid_size if long else self.ask_size
+
+
+def market_fill(
+    *,
+    quantity: int,
+    touch: Decimal,
+    instrument: Instrument,
+    slippage_ticks: int = 0,
+    size: int = 0,
+) -> list[tuple[int, Decimal]]:
+    """The fills of a market order of ``quantity`` contracts (positive buys, negative sells)
+    against a book whose touch is ``touch``: at the touch plus ``slippage_ticks`` against the
+    order; with a book ``size`` (partial fills), ``size`` contracts per price, one tick further
+    for each next lot (as the paper broker fills). Returns ``[(contracts, price)]``."""
+    if quantity == 0:
+        return []
+    d = 1 if quantity > 0 else -1
+    tick = instrument.tick_size
+    px = D(touch) + d * slippage_ticks * tick
+    if px <= 0:
+        px = tick
+    left = abs(quantity)
+    if size <= 0:
+        return [(left, px)]
+    lots = []
+    while left > 0 and px > 0:
+        take = min(size, left)
+        lots.append((take, px))
+        left -= take
+        px += d * tick
+    return lots
 
 
 @dataclass(frozen=True)
@@ -252,26 +239,79 @@ class Result:
 
 
 @dataclass
+class Lot:
+    """One entry (or add) still open: its own size, cost, exits and their state."""
+
+    quantity: int  # contracts still open, > 0
+    cost: Decimal  # dollars paid (long) or received (short) for them
+    opened_at: datetime
+    exits: ExitRules = field(default_factory=ExitRules)
+    best_price: Decimal | None = None  # most favourable closing price seen (trailing)
+    break_even_armed: bool = False
+    mae: Decimal = ZERO  # worst open loss of this lot so far, dollars >= 0
+    mfe: Decimal = ZERO  # best open profit of this lot so far, dollars >= 0
+
+    def price(self, instrument: Instrument) -> Decimal:
+        """The lot's exact entry price (its fill, or the average of a fill in lots)."""
+        return self.cost / (self.quantity * instrument.point_value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "cost": str(self.cost),
+            "opened_at": self.opened_at.isoformat(),
+            "exits": self.exits.to_json(),
+            "best_price": None if self.best_price is None else str(self.best_price),
+            "break_even_armed": self.break_even_armed,
+            "mae": str(self.mae),
+            "mfe": str(self.mfe),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lot:
+        best = data.get("best_price")
+        return cls(
+            quantity=int(data["quantity"]),
+            cost=D(data["cost"]),
+            opened_at=datetime.fromisoformat(data["opened_at"]),
+            exits=ExitRules.from_json(data.get("exits")),
+            best_price=None if best in (None, "") else D(best),
+            break_even_armed=bool(data.get("break_even_armed")),
+            mae=D(data.get("mae") or "0"),
+            mfe=D(data.get("mfe") or "0"),
+        )
+
+
+@dataclass
+class _Closing:
+    """What one close takes from the lots, summed into one trade."""
+
+    quantity: int = 0
+    cost: Decimal = ZERO
+    mae: Decimal = ZERO
+    mfe: Decimal = ZERO
+    opened_at: datetime | None = None
+
+
+@dataclass
 class Position:
-    """One contract's paper position. Mutated by :meth:`fill`, :meth:`on_quote`, :meth:`flatten`."""
+    """One contract's paper position. Mutated by :meth:`fill`, :meth:`on_quote`, :meth:`flatten`.
+
+    ``exits`` are the rules a new entry or add gets (its own target and stop around its own
+    fill); lots already open keep the exits they were opened with."""
 
     instrument: Instrument
     commission_per_side: Decimal = ZERO
     exits: ExitRules = field(default_factory=ExitRules)
     basis: str = Basis.TRADE
+    partial_fills: bool = False  # resting exits get at most the book's size per quote
     net_pos: int = 0
-    cost: Decimal = ZERO  # dollars paid (long) or received (short) for the open contracts
-    opened_at: datetime | None = None
-    mae: Decimal = ZERO  # whole-position worst open loss so far, dollars >= 0
-    mfe: Decimal = ZERO  # whole-position best open profit so far, dollars >= 0
-    best_price: Decimal | None = None  # most favourable closing price seen while open
-    break_even_armed: bool = False
+    lots: list[Lot] = field(default_factory=list)  # oldest first
     last_price: Decimal | None = None
     last_quote_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.commission_per_side = D(self.commission_per_side)
-        self.cost = D(self.cost)
 
     # --- read ---------------------------------------------------------------------------------
 
@@ -292,8 +332,24 @@ class Position:
         return (self.net_pos > 0) - (self.net_pos < 0)
 
     @property
+    def cost(self) -> Decimal:
+        return sum((lot.cost for lot in self.lots), ZERO)
+
+    @property
+    def opened_at(self) -> datetime | None:
+        return self.lots[0].opened_at if self.lots else None
+
+    @property
+    def mae(self) -> Decimal:
+        return sum((lot.mae for lot in self.lots), ZERO)
+
+    @property
+    def mfe(self) -> Decimal:
+        return sum((lot.mfe for lot in self.lots), ZERO)
+
+    @property
     def avg_price(self) -> Decimal | None:
-        """The exact average entry (may have more places than a tick)."""
+        """The exact average entry of the open lots (may have more places than a tick)."""
         if self.net_pos == 0:
             return None
         return self.cost / (abs(self.net_pos) * self.instrument.point_value)
@@ -303,231 +359,304 @@ class Position:
         price = self.last_price if price is None else D(price)
         if self.net_pos == 0 or price is None:
             return ZERO
-        return cents(self._open_pnl_exact(price))
+        return cents(self._open_pnl_exact(self.lots, price))
 
-    def _open_pnl_exact(self, price: Decimal) -> Decimal:
-        value = abs(self.net_pos) * price * self.instrument.point_value
-        return (value - self.cost) * self.direction
+    def _open_pnl_exact(self, lots: list[Lot], price: Decimal) -> Decimal:
+        qty = sum(lot.quantity for lot in lots)
+        cost = sum((lot.cost for lot in lots), ZERO)
+        return (qty * price * self.instrument.point_value - cost) * self.direction
+
+    def lot_levels(self, lot: Lot) -> dict[str, Decimal | None]:
+        """A lot's exit levels (target, stop, break_even, trailing; None when not set), by the
+        same rules as live stops (``strategies.exits``), around the lot's own entry."""
+        d, entry = self.direction, lot.price(self.instrument)
+        return {
+            "target": take_profit_level(
+                direction=d, entry=entry, rules=lot.exits, instrument=self.instrument
+            ),
+            **stop_levels(
+                direction=d,
+                entry=entry,
+                rules=lot.exits,
+                instrument=self.instrument,
+                best=lot.best_price,
+                armed=lot.break_even_armed,
+            ),
+        }
 
     def levels(self) -> dict[str, Decimal | None]:
-        """Current exit levels: target, stop, break_even, trailing (None when not set)."""
+        """The nearest level of each kind over the open lots (the next target to fill, the
+        tightest stop): what a trader watches. Per lot: :meth:`lot_levels`."""
         out: dict[str, Decimal | None] = {
             "target": None,
             "stop": None,
             "break_even": None,
             "trailing": None,
         }
-        if self.net_pos == 0:
-            return out
-        inst, avg, d = self.instrument, self.avg_price, self.direction
-        tp, sl, tr = self.exits.take_profit, self.exits.stop_loss, self.exits.trailing_stop
-        if tp is not None:
-            out["target"] = (
-                inst.round_to_tick(tp.value)
-                if tp.unit == "price"
-                else inst.round_to_tick(avg + d * tp.points(inst, avg))
-            )
-        if sl is not None:
-            out["stop"] = (
-                inst.round_to_tick(sl.value)
-                if sl.unit == "price"
-                else inst.round_to_tick(avg - d * sl.points(inst, avg))
-            )
-        if self.break_even_armed:
-            # Never a loss: an entry between two ticks rounds towards profit.
-            out["break_even"] = inst.round_to_tick(avg, ROUND_CEILING if d > 0 else ROUND_FLOOR)
-        if tr is not None and self.best_price is not None:
-            out["trailing"] = inst.round_to_tick(self.best_price - d * tr.points(inst, avg))
+        d = self.direction
+        for lot in self.lots:
+            for name, level in self.lot_levels(lot).items():
+                if level is None:
+                    continue
+                current = out[name]
+                if current is None:
+                    out[name] = level
+                    continue
+                nearer = (level - current) * d
+                if (nearer < 0) if name == "target" else (nearer > 0):
+                    out[name] = level
         return out
 
     def summary(self, price: Decimal | None = None) -> dict[str, Any]:
         """A JSON-friendly picture of the open position for pages and live events."""
         avg = self.avg_price
+
+        def s(v):
+            return None if v is None else str(v)
+
         return {
             "symbol": self.instrument.symbol,
             "side": self.side,
             "net_pos": self.net_pos,
             "avg_price": None if avg is None else str(avg.quantize(PRICE_PLACES)),
             "opened_at": self.opened_at.isoformat() if self.opened_at else None,
-            "last_price": None if self.last_price is None else str(self.last_price),
+            "last_price": s(self.last_price),
             "open_pnl": str(self.open_pnl(price)),
             "mae": str(cents(self.mae)),
             "mfe": str(cents(self.mfe)),
-            "levels": {k: (None if v is None else str(v)) for k, v in self.levels().items()},
+            "levels": {k: s(v) for k, v in self.levels().items()},
+            "lots": [
+                {
+                    "quantity": lot.quantity,
+                    "price": str(lot.price(self.instrument).quantize(PRICE_PLACES)),
+                    "levels": {k: s(v) for k, v in self.lot_levels(lot).items()},
+                }
+                for lot in self.lots
+            ],
         }
 
     # --- write --------------------------------------------------------------------------------
 
     def fill(
-        self, *, quantity: int, price: Decimal, at: datetime, reason: str = Reason.SIGNAL
+        self,
+        *,
+        quantity: int,
+        price: Decimal | None = None,
+        at: datetime,
+        reason: str = Reason.SIGNAL,
+        lots: list[tuple[int, Decimal]] | None = None,
     ) -> Result:
-        """A virtual fill of ``quantity`` contracts (positive buys, negative sells) at ``price``.
+        """A virtual market fill of ``quantity`` contracts (positive buys, negative sells) at
+        ``price``, or in ``lots`` of ``(contracts, price)`` (a fill that walked the book).
 
-        Same direction (or flat): entry or add. Opposite: closes up to the open size with
-        ``reason``; whatever is left opens the other way (a reversal, whose closing part is
-        recorded with reason ``reversal`` when the fill came from a signal).
-        """
-        price = D(price)
+        Same direction (or flat): an entry or add, one new lot. Opposite: closes up to the open
+        size (oldest lots first) with ``reason``; whatever is left opens the other way (a
+        reversal, whose closing part is recorded with reason ``reversal`` when the fill came
+        from a signal)."""
         if quantity == 0:
             return Result()
-        if price <= 0:
+        pieces = [(abs(int(q)), D(p)) for q, p in lots] if lots else [(abs(quantity), D(price))]
+        if sum(q for q, _ in pieces) != abs(quantity):
+            raise ValueError("the lots of a fill must add up to its quantity")
+        if any(p <= 0 for _, p in pieces):
             raise ValueError("a fill price must be positive")
+        sign = 1 if quantity > 0 else -1
         result = Result()
-        if self.net_pos == 0 or (self.net_pos > 0) == (quantity > 0):
-            result.actions.append(self._open_or_add(quantity, price, at))
-            return result
-        closing = min(abs(quantity), abs(self.net_pos))
-        remainder = abs(quantity) - closing
-        close_reason = Reason.REVERSAL if remainder and reason == Reason.SIGNAL else reason
-        result.extend(self._close(closing, price, at, close_reason))
-        if remainder:
-            sign = 1 if quantity > 0 else -1
-            result.actions.append(self._open_or_add(sign * remainder, price, at))
+        if self.net_pos and (self.net_pos > 0) != (quantity > 0):
+            closing = min(abs(quantity), abs(self.net_pos))
+            take, pieces = _split(pieces, closing)
+            close_reason = Reason.REVERSAL if pieces and reason == Reason.SIGNAL else reason
+            result.extend(self._close_fifo(take, at, close_reason))
+        if pieces:
+            result.actions.append(self._open(sign, pieces, at))
         return result
 
     def set_target(
-        self, *, target: int, price: Decimal, at: datetime, reason: str = Reason.SIGNAL
+        self, *, target: int, price: Decimal, at: datetime, reason: str = Reason.SIGNAL, lots=None
     ) -> Result:
         """Converge on a target position (``0`` closes, ``-net`` reverses)."""
-        return self.fill(quantity=target - self.net_pos, price=price, at=at, reason=reason)
+        return self.fill(
+            quantity=target - self.net_pos, price=price, at=at, reason=reason, lots=lots
+        )
 
-    def flatten(self, *, price: Decimal, at: datetime, reason: str = Reason.FLATTEN) -> Result:
+    def flatten(
+        self, *, price: Decimal | None = None, at: datetime, reason: str = Reason.FLATTEN, lots=None
+    ) -> Result:
         if self.net_pos == 0:
             return Result()
-        return self._close(abs(self.net_pos), D(price), at, reason)
+        pieces = [(abs(int(q)), D(p)) for q, p in lots] if lots else [(abs(self.net_pos), D(price))]
+        return self._close_fifo(pieces, at, reason)
 
     def on_quote(self, quote: Quote) -> Result:
-        """Apply a market quote: track excursions and the trailing stop, fire exits."""
+        """Apply a market quote: excursions and trailing stops, then each lot's exits, oldest
+        lot first. Stops first: if one quote could touch both sides, the worse happened."""
         if self.net_pos == 0:
             return Result()
-        px = quote.price_to_close(self.is_long, self.basis)
+        long = self.is_long
+        px = quote.price_to_close(long, self.basis)
         if px is None:
             return Result()
         self.last_quote_at = quote.at
         self._observe(px)
         d = self.direction
-        if self.exits.break_even is not None and not self.break_even_armed:
-            avg = self.avg_price
-            trigger = self.exits.break_even.points(self.instrument, avg)
-            if (px - avg) * d >= trigger:
-                self.break_even_armed = True
-        levels = self.levels()
-
-        # Stops first: if one quote could touch both sides, assume the worse happened.
-        stops = [
-            (levels[name], reason)
-            for name, reason in (
-                ("stop", Reason.STOP),
-                ("break_even", Reason.BREAK_EVEN),
-                ("trailing", Reason.TRAILING),
-            )
-            if levels[name] is not None
-        ]
-        if stops:
-            # The tightest stop is the one working; on a tie the first named wins.
-            level, reason = stops[0]
-            for lv, rs in stops[1:]:
-                if (lv - level) * d > 0:
-                    level, reason = lv, rs
-            if (px - level) * d <= 0:
-                return self._close(
-                    abs(self.net_pos), self._exit_price(quote, level, px), quote.at, reason
+        for lot in self.lots:
+            if not lot.break_even_armed and break_even_reached(
+                direction=d,
+                entry=lot.price(self.instrument),
+                price=px,
+                rules=lot.exits,
+                instrument=self.instrument,
+            ):
+                lot.break_even_armed = True
+        size = quote.size_to_close(long) if self.partial_fills else 0
+        resting_left = size  # what the book shows at a target's price, shared by the lots there
+        result = Result()
+        for lot in list(self.lots):
+            levels = self.lot_levels(lot)
+            working = tightest_stop(levels, d)
+            if working is not None and (px - working[0]) * d <= 0:
+                # A stop: a market order from the first price at or through it.
+                pieces = market_fill(
+                    quantity=-d * lot.quantity, touch=px, instrument=self.instrument, size=size
                 )
-        target = levels["target"]
-        if target is not None and (px - target) * d >= 0:
-            return self._close(
-                abs(self.net_pos), self._exit_price(quote, target, px), quote.at, Reason.TARGET
-            )
-        return Result()
+                result.extend(self._close_lot(lot, pieces, quote.at, STOP_REASONS[working[1]]))
+                continue
+            target = levels["target"]
+            if target is not None and (px - target) * d >= 0:
+                # A resting limit: its own price, never better; at most what the book shows.
+                qty = lot.quantity
+                if self.partial_fills and size > 0:
+                    qty = min(qty, resting_left)
+                    resting_left -= qty
+                if qty > 0:
+                    result.extend(self._close_lot(lot, [(qty, target)], quote.at, Reason.TARGET))
+        return result
 
     # --- internals ----------------------------------------------------------------------------
 
-    @staticmethod
-    def _exit_price(quote: Quote, level: Decimal, px: Decimal) -> Decimal:
-        return level if quote.quotes_level(level) else px
-
     def _observe(self, price: Decimal) -> None:
-        """Update last price, best price (trailing) and MAE/MFE with a price seen while open."""
+        """Update last price, each lot's best price (trailing) and MAE/MFE with a price seen."""
         self.last_price = price
-        if self.net_pos == 0:
-            return
         d = self.direction
-        if self.best_price is None or (price - self.best_price) * d > 0:
-            self.best_price = price
-        pnl = self._open_pnl_exact(price)
-        if pnl > self.mfe:
-            self.mfe = pnl
-        if -pnl > self.mae:
-            self.mae = -pnl
+        pv = self.instrument.point_value
+        for lot in self.lots:
+            if lot.best_price is None or (price - lot.best_price) * d > 0:
+                lot.best_price = price
+            pnl = (lot.quantity * price * pv - lot.cost) * d
+            if pnl > lot.mfe:
+                lot.mfe = pnl
+            if -pnl > lot.mae:
+                lot.mae = -pnl
 
-    def _open_or_add(self, quantity: int, price: Decimal, at: datetime) -> Action:
+    def _open(self, sign: int, pieces: list[tuple[int, Decimal]], at: datetime) -> Action:
         kind = "entry" if self.net_pos == 0 else "add"
-        if kind == "entry":
-            self.opened_at = at
-            self.mae = self.mfe = ZERO
-            self.best_price = None
-            self.break_even_armed = False
-        self.cost += abs(quantity) * price * self.instrument.point_value
-        self.net_pos += quantity
-        self._observe(price)
+        qty = sum(q for q, _ in pieces)
+        cost = sum((q * p * self.instrument.point_value for q, p in pieces), ZERO)
+        lot = Lot(quantity=qty, cost=cost, opened_at=at, exits=self.exits)
+        self.lots.append(lot)
+        self.net_pos += sign * qty
+        price = lot.price(self.instrument)
+        self._observe(pieces[-1][1])
         return Action(
             kind=kind,
             side=self.side,
-            quantity=abs(quantity),
+            quantity=qty,
             price=price,
             at=at,
             net_pos=self.net_pos,
             symbol=self.instrument.symbol,
         )
 
-    def _close(self, quantity: int, price: Decimal, at: datetime, reason: str) -> Result:
-        self._observe(price)
-        inst = self.instrument
-        open_qty = abs(self.net_pos)
-        d = self.direction
-        side = self.side
-        if quantity == open_qty:
-            allocated, mae, mfe = self.cost, self.mae, self.mfe
+    def _close_fifo(self, pieces: list[tuple[int, Decimal]], at: datetime, reason: str) -> Result:
+        """Close ``pieces`` (their contracts at their prices) from the oldest lots on."""
+        quantity = sum(q for q, _ in pieces)
+        self._observe(pieces[-1][1])
+        closing = _Closing()
+        left = quantity
+        for lot in list(self.lots):
+            if left == 0:
+                break
+            take = min(left, lot.quantity)
+            self._take(lot, take, closing)
+            left -= take
+        return self._book(closing, pieces, at, reason)
+
+    def _close_lot(
+        self, lot: Lot, pieces: list[tuple[int, Decimal]], at: datetime, reason: str
+    ) -> Result:
+        """Close ``pieces`` of one lot (its own target or stop)."""
+        closing = _Closing()
+        self._observe_lot(lot, pieces)
+        self._take(lot, sum(q for q, _ in pieces), closing)
+        return self._book(closing, pieces, at, reason)
+
+    def _observe_lot(self, lot: Lot, pieces: list[tuple[int, Decimal]]) -> None:
+        """The exit price counts in the lot's excursions (a gap past the stop is its MAE)."""
+        d, pv = self.direction, self.instrument.point_value
+        for _, price in pieces:
+            pnl = (lot.quantity * price * pv - lot.cost) * d
+            lot.mfe = max(lot.mfe, pnl)
+            lot.mae = max(lot.mae, -pnl)
+
+    def _take(self, lot: Lot, quantity: int, closing: _Closing) -> None:
+        """Move ``quantity`` contracts of ``lot`` (its share of cost and excursions) into a
+        close; the lot is dropped once empty."""
+        if quantity == lot.quantity:
+            cost, mae, mfe = lot.cost, lot.mae, lot.mfe
         else:
-            allocated = cents(self.cost * quantity / open_qty)
-            mae = cents(self.mae * quantity / open_qty)
-            mfe = cents(self.mfe * quantity / open_qty)
-        pnl = cents((quantity * price * inst.point_value - allocated) * d)
-        entry_price = allocated / (quantity * inst.point_value)
-        points = (price - entry_price) * d
+            cost = cents(lot.cost * quantity / lot.quantity)
+            mae = cents(lot.mae * quantity / lot.quantity)
+            mfe = cents(lot.mfe * quantity / lot.quantity)
+        closing.quantity += quantity
+        closing.cost += cost
+        closing.mae += mae
+        closing.mfe += mfe
+        if closing.opened_at is None or lot.opened_at < closing.opened_at:
+            closing.opened_at = lot.opened_at
+        lot.quantity -= quantity
+        lot.cost -= cost
+        lot.mae -= mae
+        lot.mfe -= mfe
+        if lot.quantity == 0:
+            self.lots.remove(lot)
+
+    def _book(
+        self, closing: _Closing, pieces: list[tuple[int, Decimal]], at: datetime, reason: str
+    ) -> Result:
+        inst = self.instrument
+        d, side = self.direction, self.side
+        quantity = closing.quantity
+        proceeds = sum((q * p * inst.point_value for q, p in pieces), ZERO)
+        pnl = cents((proceeds - closing.cost) * d)
+        entry_price = closing.cost / (quantity * inst.point_value)
+        exit_price = proceeds / (quantity * inst.point_value)
+        points = (exit_price - entry_price) * d
         commission = cents(quantity * self.commission_per_side * 2)
         trade = ClosedTrade(
             symbol=inst.symbol,
             side=side,
             quantity=quantity,
-            entry_time=self.opened_at or at,
+            entry_time=closing.opened_at or at,
             exit_time=at,
             entry_price=entry_price.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN),
-            exit_price=price,
+            exit_price=pieces[0][1]
+            if len(pieces) == 1
+            else exit_price.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN),
             points=points.quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN),
             ticks=(points / inst.tick_size).quantize(TICK_PLACES, rounding=ROUND_HALF_EVEN),
             pnl=pnl,
             commission=commission,
             net_pnl=pnl - commission,
-            mae=cents(mae),
-            mfe=cents(mfe),
+            mae=cents(closing.mae),
+            mfe=cents(closing.mfe),
             exit_reason=reason,
         )
-        self.cost -= allocated
-        self.mae -= mae
-        self.mfe -= mfe
         self.net_pos -= d * quantity
-        if self.net_pos == 0:
-            self.cost = ZERO
-            self.opened_at = None
-            self.mae = self.mfe = ZERO
-            self.best_price = None
-            self.break_even_armed = False
         action = Action(
             kind="exit",
             side=side,
             quantity=quantity,
-            price=price,
+            price=trade.exit_price,
             at=at,
             reason=reason,
             net_pos=self.net_pos,
@@ -544,11 +673,10 @@ class Position:
             return None if v is None else str(v)
 
         return {
+            "lots": [lot.to_json() for lot in self.lots],
             "cost": str(self.cost),
             "mae": str(self.mae),
             "mfe": str(self.mfe),
-            "best_price": s(self.best_price),
-            "break_even_armed": self.break_even_armed,
             "last_price": s(self.last_price),
             "last_quote_at": self.last_quote_at.isoformat() if self.last_quote_at else None,
             "exits": self.exits.to_json(),
@@ -571,22 +699,53 @@ class Position:
             v = state.get(key)
             return None if v in (None, "") else D(v)
 
+        exits = ExitRules.from_json(state.get("exits"))
+        if "lots" in state:
+            lots = [Lot.from_json(data) for data in state["lots"]]
+        elif net_pos:  # a row written before lots: its whole position is one lot
+            lots = [
+                Lot(
+                    quantity=abs(net_pos),
+                    cost=dec("cost") or ZERO,
+                    opened_at=opened_at or datetime.fromisoformat("1970-01-01T00:00:00+00:00"),
+                    exits=exits,
+                    best_price=dec("best_price"),
+                    break_even_armed=bool(state.get("break_even_armed")),
+                    mae=dec("mae") or ZERO,
+                    mfe=dec("mfe") or ZERO,
+                )
+            ]
+        else:
+            lots = []
         last_quote_at = state.get("last_quote_at")
         return cls(
             instrument=instrument,
             commission_per_side=D(commission_per_side),
-            exits=ExitRules.from_json(state.get("exits")),
+            exits=exits,
             basis=state.get("basis") or Basis.TRADE,
             net_pos=net_pos,
-            cost=dec("cost") or ZERO,
-            opened_at=opened_at,
-            mae=dec("mae") or ZERO,
-            mfe=dec("mfe") or ZERO,
-            best_price=dec("best_price"),
-            break_even_armed=bool(state.get("break_even_armed")),
+            lots=lots,
             last_price=dec("last_price"),
             last_quote_at=datetime.fromisoformat(last_quote_at) if last_quote_at else None,
         )
 
     def with_exits(self, exits: ExitRules) -> Position:
         return replace(self, exits=exits)
+
+
+def _split(
+    pieces: list[tuple[int, Decimal]], quantity: int
+) -> tuple[list[tuple[int, Decimal]], list[tuple[int, Decimal]]]:
+    """The first ``quantity`` contracts of a fill's pieces, and the rest."""
+    first, rest, left = [], [], quantity
+    for q, p in pieces:
+        if left >= q:
+            first.append((q, p))
+            left -= q
+        elif left > 0:
+            first.append((left, p))
+            rest.append((q - left, p))
+            left = 0
+        else:
+            rest.append((q, p))
+    return first, rest

@@ -1,3 +1,5 @@
+"""Recorders, their paper positions, fills and trades, and the strategy timeline."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -12,6 +14,7 @@ class Recorder(models.Model):
         ACCOUNT = "account", "A demo account"
 
     class FillMode(models.TextChoices):
+        MARKET = "market", "Paper market (as a Paper account fills)"
         ALERT_PRICE = "alert_price", "Alert price"
         NEXT_QUOTE = "next_quote", "Next bid/ask"
         NEXT_TRADE = "next_trade", "Next trade"
@@ -28,7 +31,11 @@ class Recorder(models.Model):
         "accounts.BrokerAccount", on_delete=models.SET_NULL, null=True, blank=True
     )
     fill_mode = models.CharField(
-        max_length=12, choices=FillMode.choices, default=FillMode.ALERT_PRICE
+        max_length=12,
+        choices=FillMode.choices,
+        default=FillMode.MARKET,
+        help_text="Paper market: market orders on the user's own paper book, at the touch plus "
+        "the paper slippage, exits as resting orders there (what a Paper account gets).",
     )
     commission_per_side = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     poll_interval_seconds = models.PositiveIntegerField(default=60)

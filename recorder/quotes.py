@@ -1,11 +1,13 @@
 """The recorders' live loop: market data for open paper positions, account events for
-recorders that follow a demo account.
+recorders that follow a demo account, and real quotes relayed into the paper markets.
 
-``QuoteRunner`` keeps one broker stream per market-data source (all paper connections share
-the simulator's feed) subscribed to exactly the contracts of open recorded positions, and one
-account-event stream per followed login. Stream threads only enqueue; the runner's own thread
-applies every quote in arrival order (a quote that touches a stop is never skipped) and polls a
-followed account when it reports a fill.
+``QuoteRunner`` keeps one market-data stream per login (each paper login has its own book)
+subscribed to exactly the contracts of the open recorded positions that read it, and one
+account-event stream per followed login. A user with a Tradovate login and a Paper one gets
+the Tradovate quotes of the products their paper accounts hold or trade relayed into their
+paper market (``accounts.paper.paper_market_relay``): the best source there is. Stream threads
+only enqueue; the runner's own thread applies every quote in arrival order (a quote that
+touches a stop is never skipped) and polls a followed account when it reports a fill.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ from datetime import UTC, datetime
 
 from django.db import close_old_connections
 
-from accounts.brokers.base import BrokerError, BrokerEvent, BrokerStream, get_broker
-from accounts.models import BrokerConnection
+from accounts.brokers.base import BrokerError, BrokerEvent, BrokerStream
+from accounts.brokers.factory import broker_for
+from accounts.models import BrokerAccount, BrokerConnection
+from accounts.paper import paper_market_relay
 from recorder import services
-from recorder.marketdata import market_data_connection, stream_key, to_ledger_quote
+from recorder.marketdata import (
+    account_products,
+    market_data_connection,
+    stream_key,
+    to_ledger_quote,
+)
 from recorder.models import RecordedPosition, Recorder
 
 logger = logging.getLogger(__name__)
@@ -33,6 +42,19 @@ class _Stream:
     connection_id: int
     symbols: set[str] = field(default_factory=set)
     accounts: dict[int, set[int]] = field(default_factory=dict)  # accountId → recorder ids
+    recorders: dict[str, set[int]] = field(default_factory=dict)  # symbol → recorder ids
+    relays: dict[str, set[int]] = field(default_factory=dict)  # symbol → user ids
+
+
+@dataclass
+class _Wanted:
+    connection: BrokerConnection
+    symbols: set[str] = field(default_factory=set)
+    recorders: dict[str, set[int]] = field(default_factory=dict)
+    relays: dict[str, set[int]] = field(default_factory=dict)
+
+    def want(self, symbol: str) -> None:
+        self.symbols.add(symbol)
 
 
 class QuoteRunner:
@@ -42,13 +64,14 @@ class QuoteRunner:
         self.md_streams: dict[str, _Stream] = {}
         self.account_streams: dict[int, _Stream] = {}
         self.quotes_applied = 0
+        self.quotes_relayed = 0
         self.trades_closed = 0
         self.stopping = False
 
     # --- what should be streamed ----------------------------------------------------------------
 
-    def wanted_quotes(self) -> dict[str, tuple[BrokerConnection, set[str]]]:
-        wanted: dict[str, tuple[BrokerConnection, set[str]]] = {}
+    def wanted_quotes(self) -> dict[str, _Wanted]:
+        wanted: dict[str, _Wanted] = {}
         rows = (
             RecordedPosition.objects.filter(recorder__running=True)
             .exclude(net_pos=0)
@@ -62,8 +85,14 @@ class QuoteRunner:
             conn = by_recorder[rec.pk]
             if conn is None:
                 continue
-            key = stream_key(conn)
-            wanted.setdefault(key, (conn, set()))[1].add(row.symbol)
+            w = wanted.setdefault(stream_key(conn), _Wanted(conn))
+            w.want(row.symbol)
+            w.recorders.setdefault(row.symbol, set()).add(rec.pk)
+        for conn, symbols in relay_sources():
+            w = wanted.setdefault(stream_key(conn), _Wanted(conn))
+            for symbol in symbols:
+                w.want(symbol)
+                w.relays.setdefault(symbol, set()).add(conn.user_id)
         return wanted
 
     def wanted_accounts(self) -> dict[int, tuple[BrokerConnection, dict[int, set[int]]]]:
@@ -79,9 +108,12 @@ class QuoteRunner:
 
     # --- streams --------------------------------------------------------------------------------
 
-    def _on_quote_event(self, event: BrokerEvent) -> None:
-        if event.kind == "quote" and event.obj is not None:
-            self.events.put(("quote", event.obj, event.received_at))
+    def _quote_handler(self, key: str):
+        def handle(event: BrokerEvent) -> None:
+            if event.kind == "quote" and event.obj is not None:
+                self.events.put(("quote", key, event.obj, event.received_at))
+
+        return handle
 
     def _account_handler(self, connection_id: int):
         def handle(event: BrokerEvent) -> None:
@@ -93,16 +125,24 @@ class QuoteRunner:
     def sync(self) -> None:
         """Open, re-subscribe and close streams to match what is open right now."""
         wanted = self.wanted_quotes()
-        for key, (conn, symbols) in wanted.items():
+        for key, w in wanted.items():
+            conn, symbols = w.connection, w.symbols
             current = self.md_streams.get(key)
             try:
                 if current is None:
-                    stream = get_broker(conn).stream(
-                        self._on_quote_event, quotes=sorted(symbols), account_events=False
+                    stream = broker_for(conn).stream(
+                        self._quote_handler(key), quotes=sorted(symbols), account_events=False
                     )
-                    self.md_streams[key] = _Stream(stream.start(), conn.pk, set(symbols))
+                    self.md_streams[key] = _Stream(
+                        stream.start(),
+                        conn.pk,
+                        set(symbols),
+                        recorders=w.recorders,
+                        relays=w.relays,
+                    )
                     logger.info("quotes: %s subscribed to %s", key, ", ".join(sorted(symbols)))
                     continue
+                current.recorders, current.relays = w.recorders, w.relays
                 added, removed = symbols - current.symbols, current.symbols - symbols
                 if added:
                     current.stream.subscribe_quotes(sorted(added))
@@ -119,7 +159,7 @@ class QuoteRunner:
             current = self.account_streams.get(conn_id)
             if current is None:
                 try:
-                    stream = get_broker(conn).stream(
+                    stream = broker_for(conn).stream(
                         self._account_handler(conn_id), account_events=True
                     )
                     self.account_streams[conn_id] = _Stream(
@@ -137,9 +177,20 @@ class QuoteRunner:
     def handle(self, item) -> None:
         kind = item[0]
         if kind == "quote":
-            _, quote, received_at = item
+            _, key, quote, received_at = item
+            current = self.md_streams.get(key)
+            if current is None:
+                return
+            for user_id in sorted(current.relays.get(quote.symbol, ())):
+                paper_market_relay(user_id=user_id, quote=quote)
+                self.quotes_relayed += 1
+            recorder_ids = current.recorders.get(quote.symbol)
+            if not recorder_ids:
+                return
             ledger_quote = to_ledger_quote(quote, at=received_at or datetime.now(UTC))
-            trades = services.recorder_apply_quote(symbol=quote.symbol, quote=ledger_quote)
+            trades = services.recorder_apply_quote(
+                symbol=quote.symbol, quote=ledger_quote, recorder_ids=recorder_ids
+            )
             self.quotes_applied += 1
             self.trades_closed += len(trades)
         elif kind == "account":
@@ -197,3 +248,43 @@ class QuoteRunner:
                 logger.warning("closing a stream failed", exc_info=True)
         self.md_streams.clear()
         self.account_streams.clear()
+
+
+def relay_sources() -> list[tuple[BrokerConnection, set[str]]]:
+    """For each user with a Paper login and a working Tradovate one: that Tradovate login and
+    the contracts their paper accounts hold or trade (the paper markets it will move)."""
+
+    paper_users = set(
+        BrokerConnection.objects.filter(
+            kind=BrokerConnection.Kind.PAPER, archived_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
+    if not paper_users:
+        return []
+    sources = (
+        BrokerConnection.objects.filter(user_id__in=paper_users, archived_at__isnull=True)
+        .exclude(kind=BrokerConnection.Kind.PAPER)
+        .exclude(status=BrokerConnection.Status.ERROR)
+        .filter(paused_reason="")
+        .order_by("user_id", "-kind", "id")  # live before demo: a live login's data is real-time
+    )
+    chosen: dict[int, BrokerConnection] = {}
+    for conn in sources:
+        chosen.setdefault(conn.user_id, conn)
+    out = []
+    for user_id, conn in chosen.items():
+        symbols: set[str] = set()
+        for account in BrokerAccount.objects.filter(
+            connection__user_id=user_id,
+            connection__kind=BrokerConnection.Kind.PAPER,
+            connection__archived_at__isnull=True,
+        ):
+            symbols.update(account_products(account))
+        symbols.update(
+            RecordedPosition.objects.filter(recorder__user_id=user_id, recorder__running=True)
+            .exclude(net_pos=0)
+            .values_list("symbol", flat=True)
+        )
+        if symbols:
+            out.append((conn, symbols))
+    return out

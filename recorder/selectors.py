@@ -27,6 +27,17 @@ def user_tz(user) -> tzinfo:
         return ZoneInfo("UTC")
 
 
+def recorded_open_pnl(position: RecordedPosition) -> Decimal | None:
+    """The open P&L of a recorder's paper position, as its page, the recorders list, the live
+    events, the API and the dashboard show it: the ledger's figure at the last price it saw
+    (written with that price, so the two never disagree); None before the first price."""
+    if not position.net_pos:
+        return ZERO
+    if position.last_price is None:
+        return None
+    return Decimal(position.open_pnl).quantize(CENT)
+
+
 def recorder_list(*, user) -> QuerySet[Recorder]:
     return (
         Recorder.objects.filter(user=user)

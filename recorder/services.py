@@ -9,6 +9,9 @@ Callers elsewhere:
 - ``traders`` writes the strategy timeline with :func:`strategy_log`;
 - ``manage.py recorder_quotes`` feeds quotes to :func:`recorder_apply_quote`;
 - beat / ``manage.py poll_recorders`` call :func:`recorder_poll_account`.
+
+One file for one idea, the recorder's writes: booking decisions, quotes and polls all go through
+the same load–apply–save of a paper position.
 """
 
 from __future__ import annotations
@@ -20,26 +23,35 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.brokers.base import BrokerError, get_broker
+from accounts.brokers import sessions
+from accounts.brokers.base import BrokerError
+from accounts.brokers.factory import broker_for
 from accounts.brokers.symbols import UnknownSymbol, contract_from_name, resolve_symbol
 from justtrades.api import ApplicationError
-from notifications.realtime import publish
+from justtrades.realtime import publish
+from justtrades.timeline import Event, timeline_write
 from recorder.ledger import (
     PRICE_PLACES,
     Basis,
-    Distance,
-    ExitRules,
     Instrument,
     Position,
     Quote,
     Reason,
     Result,
+    market_fill,
 )
+from recorder.marketdata import current_quote
 from recorder.models import RecordedFill, RecordedPosition, RecordedTrade, Recorder, StrategyLog
+from recorder.selectors import recorded_open_pnl, recorder_stats
+from strategies.exits import exit_rules_for
+from strategies.models import Signal
+from strategies.outcome import strategy_position_after_exit
+from strategies.parsing import Intent
 
 logger = logging.getLogger(__name__)
 
@@ -76,56 +88,10 @@ def _price(value: Decimal | None) -> str:
 # --- the strategy timeline ---------------------------------------------------------------------
 
 
-def log_event_data(entry: StrategyLog) -> dict[str, Any]:
-    return {
-        "id": entry.pk,
-        "strategy_id": entry.strategy_id,
-        "trader_id": entry.trader_id,
-        "signal_id": entry.signal_id,
-        "kind": entry.kind,
-        "message": entry.message,
-        "data": entry.data,
-        "created_at": entry.created_at,
-    }
-
-
-def strategy_log(
-    *,
-    user,
-    strategy=None,
-    trader=None,
-    signal=None,
-    kind: str,
-    message: str,
-    data: dict[str, Any] | None = None,
-) -> StrategyLog:
-    """Add one line to a strategy's timeline and push it to the owner's open pages.
-
-    ``user`` (and strategy/trader/signal) may be model instances or ids. ``kind`` is one of
-    ``StrategyLog.Kind`` (signal, filtered, entry, add, exit, target, stop, order, fill, risk,
-    drift, error, info).
-    """
-    if kind not in StrategyLog.Kind.values:
-        raise ValueError(f"unknown strategy log kind {kind!r}")
-    user_id = getattr(user, "pk", user)
-    entry = StrategyLog.objects.create(
-        user_id=user_id,
-        strategy_id=getattr(strategy, "pk", strategy),
-        trader_id=getattr(trader, "pk", trader),
-        signal_id=getattr(signal, "pk", signal),
-        kind=kind,
-        message=str(message),
-        data=_jsonable(data or {}),
-    )
-    publish(user_id, "log", log_event_data(entry))
-    return entry
-
-
 # --- recorder life cycle -----------------------------------------------------------------------
 
 
 def recorder_event_data(recorder: Recorder, *, deleted: bool = False) -> dict[str, Any]:
-    from recorder.selectors import recorder_stats
 
     data: dict[str, Any] = {
         "id": recorder.pk,
@@ -195,7 +161,7 @@ def recorder_create(
     strategy,
     source: str = Recorder.Source.SIGNALS,
     broker_account=None,
-    fill_mode: str = Recorder.FillMode.ALERT_PRICE,
+    fill_mode: str = Recorder.FillMode.MARKET,
     commission_per_side: Decimal = Decimal("0"),
     poll_interval_seconds: int = 60,
     symbols: str = "",
@@ -221,7 +187,7 @@ def recorder_create(
     )
     _validate(recorder)
     recorder.save()
-    strategy_log(
+    timeline_write(
         user=recorder.user_id,
         strategy=strategy,
         kind=StrategyLog.Kind.INFO,
@@ -272,7 +238,7 @@ def recorder_start(*, recorder: Recorder) -> Recorder:
     recorder.stopped_at = None
     recorder.last_error = ""
     recorder.save(update_fields=["running", "started_at", "stopped_at", "last_error", "updated_at"])
-    strategy_log(
+    timeline_write(
         user=recorder.user_id,
         strategy=recorder.strategy_id,
         kind=StrategyLog.Kind.INFO,
@@ -293,7 +259,7 @@ def recorder_stop(*, recorder: Recorder) -> Recorder:
     recorder.running = False
     recorder.stopped_at = timezone.now()
     recorder.save(update_fields=["running", "stopped_at", "updated_at"])
-    strategy_log(
+    timeline_write(
         user=recorder.user_id,
         strategy=recorder.strategy_id,
         kind=StrategyLog.Kind.INFO,
@@ -323,7 +289,15 @@ def _instrument(symbol: str, state: dict | None = None) -> Instrument:
 
 
 def _basis(recorder: Recorder) -> str:
-    return Basis.BID_ASK if recorder.fill_mode == Recorder.FillMode.NEXT_QUOTE else Basis.TRADE
+    bid_ask = (Recorder.FillMode.NEXT_QUOTE, Recorder.FillMode.MARKET)
+    return Basis.BID_ASK if recorder.fill_mode in bid_ask else Basis.TRADE
+
+
+def _paper_rules(recorder: Recorder) -> tuple[int, bool]:
+    """(slippage ticks, partial fills) of a recorder that fills as the paper broker does."""
+    if recorder.fill_mode != Recorder.FillMode.MARKET or recorder.source != Recorder.Source.SIGNALS:
+        return 0, False
+    return int(settings.PAPER_SLIPPAGE_TICKS), bool(settings.PAPER_PARTIAL_FILLS)
 
 
 def _load(
@@ -337,6 +311,7 @@ def _load(
         commission_per_side=recorder.commission_per_side,
     )
     position.basis = _basis(recorder)
+    position.partial_fills = _paper_rules(recorder)[1]
     return position
 
 
@@ -390,7 +365,7 @@ def position_event_data(row: RecordedPosition, recorder: Recorder) -> dict[str, 
         "avg_price": row.avg_price if row.net_pos else None,
         "opened_at": row.opened_at,
         "last_price": row.last_price,
-        "open_pnl": row.open_pnl if row.net_pos else Decimal("0.00"),
+        "open_pnl": recorded_open_pnl(row),
         "levels": levels or {},
         "source": "recorder",
     }
@@ -435,7 +410,7 @@ def _log_result(
     recorder: Recorder, result: Result, stored: list[RecordedTrade], *, signal=None, how: str = ""
 ) -> None:
     trades = iter(stored)
-    prefix = "Account" if recorder.source == Recorder.Source.ACCOUNT else "Paper"
+    prefix = "Account" if recorder.source == Recorder.Source.ACCOUNT else "Recorded"
     for action in result.actions:
         where = f"{action.quantity} {action.symbol} @ {_price(action.price)}"
         if action.kind in ("entry", "add"):
@@ -444,7 +419,7 @@ def _log_result(
                 message += f" ({how})"
             if action.kind == "add":
                 message += f"; now {action.side} {abs(action.net_pos)}"
-            strategy_log(
+            timeline_write(
                 user=recorder.user_id,
                 strategy=recorder.strategy_id,
                 signal=signal,
@@ -452,6 +427,7 @@ def _log_result(
                 message=message,
                 data={
                     "recorder_id": recorder.pk,
+                    "action": "Buy" if action.side == "long" else "Sell",
                     "side": action.side,
                     "quantity": action.quantity,
                     "price": action.price,
@@ -468,6 +444,7 @@ def _log_result(
         message = f"{prefix} exit ({label.lower()}): {action.side} {where}"
         data = {
             "recorder_id": recorder.pk,
+            "action": "Sell" if action.side == "long" else "Buy",
             "reason": action.reason,
             "quantity": action.quantity,
             "price": action.price,
@@ -476,7 +453,7 @@ def _log_result(
         if trade is not None:
             message += f", P&L {_money(trade.pnl)} (net {_money(trade.net_pnl)})"
             data.update(trade_id=trade.pk, pnl=trade.pnl, net_pnl=trade.net_pnl)
-        strategy_log(
+        timeline_write(
             user=recorder.user_id,
             strategy=recorder.strategy_id,
             signal=signal,
@@ -496,7 +473,7 @@ def _record_error(recorder: Recorder, message: str, *, signal=None, data=None) -
     logger.warning("recorder %s: %s", recorder.pk, message)
     Recorder.objects.filter(pk=recorder.pk).update(last_error=message[:1000])
     recorder.last_error = message
-    strategy_log(
+    timeline_write(
         user=recorder.user_id,
         strategy=recorder.strategy_id,
         signal=signal,
@@ -509,112 +486,135 @@ def _record_error(recorder: Recorder, message: str, *, signal=None, data=None) -
 # --- the signals source ------------------------------------------------------------------------
 
 
-def _distance(value, unit: str | None) -> Distance | None:
-    if value in (None, "") or Decimal(value) <= 0:
-        return None
-    try:
-        return Distance(Decimal(value), unit or "ticks")
-    except ValueError:
-        return None
-
-
-def exit_rules_for(strategy, intent=None) -> ExitRules:
-    """The strategy's exits, each overridden by the alert's own when it carries one."""
-
-    def pick(name: str) -> Distance | None:
-        unit = getattr(strategy, f"{name}_unit", "ticks")
-        spec = getattr(intent, name, None) if intent is not None else None
-        if spec is not None:
-            override = _distance(spec.value, spec.unit or unit)
-            if override is not None:
-                return override
-        return _distance(getattr(strategy, name), unit)
-
-    rules = {
-        "take_profit": pick("take_profit"),
-        "stop_loss": pick("stop_loss"),
-        "trailing_stop": pick("trailing_stop"),
-        "break_even": _distance(strategy.break_even_trigger, strategy.break_even_unit),
-    }
-    for name in ("trailing_stop", "break_even"):
-        if rules[name] is not None and rules[name].unit == "price":
-            rules[name] = None
-    return ExitRules(**rules)
-
-
 def _contract_for(signal, intent, strategy):
     text = signal.contract or intent.symbol or signal.symbol or strategy.default_symbol
     return resolve_symbol(text, at=signal.received_at)
 
 
-def _fill_price(recorder: Recorder, *, signal, intent, instrument: Instrument, buy: bool):
-    """(price, time, how) of a virtual fill, per the recorder's fill mode."""
+def _fill_price(
+    recorder: Recorder, *, signal, intent, instrument: Instrument, quantity: int
+) -> tuple[list[tuple[int, Decimal]], datetime, str, Quote | None]:
+    """([(contracts, price)], time, how, the paper market's quote) of a virtual market fill of
+    ``quantity`` contracts (signed), per the recorder's fill mode. The paper market: the
+    user's own paper book at the touch plus the paper slippage (in lots of the book's size
+    with partial fills), as the paper broker fills the same order; without one, the alert's
+    price is the market."""
+    buy = quantity > 0
     alert_price = intent.price if intent.price is not None else signal.price
     if recorder.fill_mode == Recorder.FillMode.ALERT_PRICE and alert_price:
         price = instrument.round_to_tick(Decimal(alert_price))
-        return price, signal.received_at or timezone.now(), "alert price"
-    from recorder.marketdata import current_quote
+        return [(abs(quantity), price)], signal.received_at or timezone.now(), "alert price", None
 
+    if recorder.fill_mode == Recorder.FillMode.MARKET:
+        slippage, partial = _paper_rules(recorder)
+        quote = None
+        try:
+            quote = current_quote(recorder, instrument.symbol)
+            touch = quote.price_to_open(buy, Basis.BID_ASK)
+            at, how = quote.at, "paper market"
+            size = (quote.ask_size if buy else quote.bid_size) if partial else 0
+        except BrokerError as exc:
+            if not alert_price:
+                raise
+            touch, size = instrument.round_to_tick(Decimal(alert_price)), 0
+            logger.info("recorder %s: no paper market for %s: %s", recorder.pk, instrument, exc)
+            at, how = signal.received_at or timezone.now(), "alert price: no paper market"
+        if touch is None:
+            raise BrokerError(f"The quote of {instrument.symbol} has no price yet.")
+        pieces = market_fill(
+            quantity=quantity,
+            touch=touch,
+            instrument=instrument,
+            slippage_ticks=slippage,
+            size=size,
+        )
+        if slippage:
+            how += f", {slippage} tick{'s' if slippage != 1 else ''} slippage"
+        return pieces, at, how, quote
     quote = current_quote(recorder, instrument.symbol)
-    basis = Basis.BID_ASK if recorder.fill_mode == Recorder.FillMode.NEXT_QUOTE else Basis.TRADE
+    basis = _basis(recorder)
     price = quote.price_to_open(buy, basis)
     if price is None:
         raise BrokerError(f"The quote of {instrument.symbol} has no price yet.")
     how = "next bid/ask" if basis == Basis.BID_ASK else "next trade"
     if recorder.fill_mode == Recorder.FillMode.ALERT_PRICE:
         how = "no alert price: next trade"
-    return price, quote.at, how
+    return [(abs(quantity), price)], quote.at, how, None
 
 
-def recorder_record_signal(*, signal) -> None:
-    """Feed a processed signal to its strategy's running recorder, if any.
+def recorder_follow_decisions(*, strategy_id: int) -> int:
+    """Book every decided signal of the strategy not yet on its record, in the order they were
+    decided, whichever worker gets here first (the recorder's row lock orders them). Returns
+    how many were booked. A stopped recorder passes over them: it records nothing it missed."""
+    booked = 0
+    with transaction.atomic():
+        recorder = (
+            Recorder.objects.select_for_update()
+            .select_related("strategy")
+            .filter(strategy_id=strategy_id)
+            .first()
+        )
+        waiting = Signal.objects.filter(
+            strategy_id=strategy_id,
+            status__in=[Signal.Status.EXECUTING, Signal.Status.PROCESSED],
+            recorded_at__isnull=True,
+            target_position__isnull=False,
+        ).order_by("processed_at", "id")
+        for signal in waiting:
+            if recorder is not None:
+                recorder_record_signal(signal=signal, recorder=recorder)
+                booked += 1
+            Signal.objects.filter(pk=signal.pk).update(recorded_at=timezone.now())
+    return booked
+
+
+def recorder_record_signal(*, signal, recorder: Recorder | None = None) -> None:
+    """Book a decided signal on its strategy's running recorder, if any: the position moves to
+    the target the strategy's rules decided (``signal.target_position``), never a second
+    decision. A target in a new front month first closes the months before it (the roll).
 
     Never raises for a bad signal or a missing quote: the failure is written to the strategy's
-    log (and the recorder's ``last_error``) and the signal goes on to the traders.
-    Recording the same signal twice changes nothing.
+    log (and the recorder's ``last_error``). Recording the same signal twice changes nothing.
     """
-    from strategies.parsing import Intent
-    from strategies.positions import PositionRules, plan_position
-
-    recorder = (
+    recorder = recorder or (
         Recorder.objects.select_related("strategy").filter(strategy_id=signal.strategy_id).first()
     )
     if recorder is None or not recorder.running or recorder.source != Recorder.Source.SIGNALS:
         return
+    if signal.target_position is None or not signal.contract:
+        return
     strategy = recorder.strategy
     try:
         intent = Intent.from_dict(signal.intent or {})
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        contract = resolve_symbol(signal.contract)
+    except (KeyError, TypeError, ValueError, InvalidOperation, UnknownSymbol) as exc:
         _record_error(recorder, f"Recorder could not read the signal: {exc}", signal=signal)
         return
     if intent.action == "cancel":
         return  # the paper track has no working orders to cancel
-    try:
-        contract = _contract_for(signal, intent, strategy)
-    except UnknownSymbol as exc:
-        _record_error(recorder, f"Recorder: {exc}", signal=signal)
+    closed = _paper_market_closed(recorder, contract.root)
+    if closed:
+        timeline_write(
+            user=recorder.user_id,
+            strategy=recorder.strategy_id,
+            signal=signal,
+            kind=StrategyLog.Kind.FILTERED,
+            message=f"Recorder: {contract.name} is not trading: {closed}; the paper market "
+            "fills nothing now, so the signal is not recorded.",
+            data={"recorder_id": recorder.pk, "reason": "session_closed", "session": closed},
+        )
         return
+    _roll_old_months(recorder, contract, signal)
     instrument = Instrument.from_contract(contract)
-    rules = PositionRules.of(strategy)
-
     row = _position_row(recorder, contract.name)
     if signal.pk in (row.state or {}).get("signals", []):
         return
-    plan = plan_position(intent, current=row.net_pos, rules=rules)
-    if plan.change == 0:
-        if plan.note:
-            strategy_log(
-                user=recorder.user_id,
-                strategy=strategy,
-                signal=signal,
-                kind=StrategyLog.Kind.INFO,
-                message=f"Recorder: nothing to do ({plan.note}).",
-                data={"recorder_id": recorder.pk},
-            )
+    change = _recorded_target(signal, row.net_pos) - row.net_pos
+    if change == 0:
         return
     try:
-        price, at, how = _fill_price(
-            recorder, signal=signal, intent=intent, instrument=instrument, buy=plan.change > 0
+        pieces, at, how, market = _fill_price(
+            recorder, signal=signal, intent=intent, instrument=instrument, quantity=change
         )
     except BrokerError as exc:
         _record_error(
@@ -629,29 +629,70 @@ def recorder_record_signal(*, signal) -> None:
         if signal.pk in (row.state or {}).get("signals", []):
             return
         position = _load(row, recorder, instrument)
-        plan = plan_position(intent, current=position.net_pos, rules=rules)
-        if plan.target != 0:
+        moved = Result()
+        if market is not None and position.net_pos:
+            # The alert moved the paper market before the orders went: what rests there (a
+            # target, a stop) matched that move first, as at the paper broker.
+            moved = position.on_quote(market)
+        target = _recorded_target(signal, position.net_pos)
+        if target != 0:
             position.exits = exit_rules_for(strategy, intent)
         reason = (
             Reason.SESSION_END if getattr(signal, "origin", "") == "auto_flatten" else Reason.SIGNAL
         )
-        result = position.fill(quantity=plan.change, price=price, at=at, reason=reason)
+        now_change = target - position.net_pos
+        if now_change != change:  # an exit fired between the price and the fill
+            pieces = market_fill(
+                quantity=now_change,
+                touch=pieces[0][1],
+                instrument=instrument,
+            )
+        result = Result().extend(moved)
+        if pieces:
+            result.extend(
+                position.set_target(target=target, price=None, at=at, reason=reason, lots=pieces)
+            )
         _save(row, position, signal_id=signal.pk)
         stored = _store_trades(recorder, result.trades, signal=signal)
         _log_result(recorder, result, stored, signal=signal, how=how)
-        if plan.note:
-            strategy_log(
-                user=recorder.user_id,
-                strategy=strategy,
-                signal=signal,
-                kind=StrategyLog.Kind.INFO,
-                message=f"Recorder: {plan.note}.",
-                data={"recorder_id": recorder.pk},
-            )
         if recorder.last_error:
             Recorder.objects.filter(pk=recorder.pk).update(last_error="")
             recorder.last_error = ""
         _publish_position(row, recorder, trades=bool(stored))
+
+
+def _recorded_target(signal, recorded: int) -> int:
+    """The paper position after the signal: the strategy's target when the record holds what
+    the strategy held before it; a record that missed signals (it was stopped) books only this
+    signal's change, never fills it did not see."""
+    before = signal.from_position
+    if before is None or recorded == before or signal.target_position == 0:
+        return signal.target_position
+    return recorded + (signal.target_position - before)
+
+
+def _exchange_now() -> datetime:
+    return timezone.now()
+
+
+def _paper_market_closed(recorder: Recorder, root: str) -> str:
+    """Why the paper market fills nothing now ("" when it trades): CME Globex is closed and
+    the paper broker enforces the session, as an exchange does."""
+    if recorder.fill_mode != Recorder.FillMode.MARKET or not settings.PAPER_ENFORCE_SESSIONS:
+        return ""
+    state = sessions.session_state(root, _exchange_now())
+    if state.open:
+        return ""
+    reopens = f" (it reopens at {sessions.local(state.opens_at)})" if state.opens_at else ""
+    return f"{state.reason}{reopens}"
+
+
+def _roll_old_months(recorder: Recorder, contract, signal) -> None:
+    """Positions of the same product in other contract months close at their last price."""
+    for row in recorder.positions.exclude(net_pos=0).exclude(symbol=contract.name):
+        if _root_of(row.symbol) != contract.root:
+            continue
+        recorder_flatten_row(recorder=recorder, row=row, reason=Reason.SIGNAL, signal=signal)
 
 
 # --- quotes: exits and open P&L ----------------------------------------------------------------
@@ -660,19 +701,23 @@ def recorder_record_signal(*, signal) -> None:
 def _quote_changes_state(before: dict, position: Position, row: RecordedPosition) -> bool:
     """Whether a quote that closed nothing is still worth a write."""
     after = position.to_state()
-    if before.get("break_even_armed") != after["break_even_armed"]:
-        return True
-    if position.exits.trailing_stop and before.get("best_price") != after["best_price"]:
-        return True
-    if before.get("mae") != after["mae"] or before.get("mfe") != after["mfe"]:
-        return True  # the state is re-read for every quote: an unsaved extreme would be lost
+    for old, new, lot in zip(before.get("lots", []), after["lots"], position.lots, strict=False):
+        if old.get("break_even_armed") != new["break_even_armed"]:
+            return True
+        if lot.exits.trailing_stop and old.get("best_price") != new["best_price"]:
+            return True
+        if old.get("mae") != new["mae"] or old.get("mfe") != new["mfe"]:
+            return True  # the state is re-read for every quote: an unsaved extreme would be lost
     if before.get("last_price") == after["last_price"]:
         return False
     return timezone.now() - row.updated_at >= QUOTE_SAVE_INTERVAL
 
 
-def recorder_apply_quote(*, symbol: str, quote: Quote) -> list[RecordedTrade]:
-    """Apply one quote of ``symbol`` to every open position of a running recorder.
+def recorder_apply_quote(
+    *, symbol: str, quote: Quote, recorder_ids: set[int] | None = None
+) -> list[RecordedTrade]:
+    """Apply one quote of ``symbol`` to every open position of a running recorder (of
+    ``recorder_ids`` when given: the recorders that read the market this quote came from).
 
     Fires targets, stops, trailing and break-even exits; keeps open P&L and MAE/MFE. The
     decision is made on an unlocked read and redone under a row lock before anything is
@@ -684,6 +729,8 @@ def recorder_apply_quote(*, symbol: str, quote: Quote) -> list[RecordedTrade]:
         .exclude(net_pos=0)
         .select_related("recorder")
     )
+    if recorder_ids is not None:
+        rows = rows.filter(recorder_id__in=recorder_ids)
     for row in rows:
         recorder = row.recorder
         position = _load(row, recorder)
@@ -711,8 +758,23 @@ def recorder_apply_quote(*, symbol: str, quote: Quote) -> list[RecordedTrade]:
             stored = _store_trades(locked.recorder, result.trades)
             _log_result(locked.recorder, result, stored)
             _publish_position(locked, locked.recorder, trades=bool(stored))
+            if stored and locked.recorder.source == Recorder.Source.SIGNALS:
+                _strategy_follows_exit(locked)
             stored_all.extend(stored)
     return stored_all
+
+
+def _strategy_follows_exit(row: RecordedPosition) -> None:
+    root = _root_of(row.symbol)
+    if root is None:
+        return
+    signals = (row.state or {}).get("signals") or [None]
+    held = sum(
+        r.net_pos for r in row.recorder.positions.exclude(net_pos=0) if _root_of(r.symbol) == root
+    )
+    strategy_position_after_exit(
+        strategy_id=row.recorder.strategy_id, root=root, last_signal_id=signals[-1], net_pos=held
+    )
 
 
 def recorder_flatten(
@@ -726,31 +788,62 @@ def recorder_flatten(
     the last price seen when no quote can be had)."""
     stored_all: list[RecordedTrade] = []
     for row in recorder.positions.exclude(net_pos=0):
-        price = (prices or {}).get(row.symbol)
-        if price is None:
-            try:
-                from recorder.marketdata import current_quote
-
-                q = current_quote(recorder, row.symbol)
-                price = q.price_to_close(row.net_pos > 0, _basis(recorder))
-            except BrokerError as exc:
-                logger.info("no quote to flatten %s: %s", row.symbol, exc)
-        price = price if price is not None else row.last_price
-        if price is None:
-            _record_error(recorder, f"Recorder: no price to flatten {row.symbol}.")
-            continue
-        with transaction.atomic():
-            locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
-            if locked.net_pos == 0:
-                continue
-            position = _load(locked, recorder)
-            result = position.flatten(price=Decimal(price), at=at or timezone.now(), reason=reason)
-            _save(locked, position)
-            stored = _store_trades(recorder, result.trades)
-            _log_result(recorder, result, stored)
-            _publish_position(locked, recorder, trades=bool(stored))
-            stored_all.extend(stored)
+        stored_all.extend(
+            recorder_flatten_row(
+                recorder=recorder,
+                row=row,
+                reason=reason,
+                at=at,
+                price=(prices or {}).get(row.symbol),
+            )
+        )
     return stored_all
+
+
+def recorder_flatten_row(
+    *,
+    recorder: Recorder,
+    row: RecordedPosition,
+    reason: str = Reason.FLATTEN,
+    at: datetime | None = None,
+    price: Decimal | None = None,
+    signal=None,
+) -> list[RecordedTrade]:
+    """Close one paper position at the market (the quote, else its last price); in the paper
+    market mode as a market order there (the touch plus the paper slippage)."""
+    size = 0
+    quoted = False
+    if price is None:
+        try:
+            q = current_quote(recorder, row.symbol)
+            price = q.price_to_close(row.net_pos > 0, _basis(recorder))
+            size = q.size_to_close(row.net_pos > 0)
+            quoted = price is not None
+        except BrokerError as exc:
+            logger.info("no quote to flatten %s: %s", row.symbol, exc)
+    price = price if price is not None else row.last_price
+    if price is None:
+        _record_error(recorder, f"Recorder: no price to flatten {row.symbol}.")
+        return []
+    with transaction.atomic():
+        locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
+        if locked.net_pos == 0:
+            return []
+        position = _load(locked, recorder)
+        slippage, partial = _paper_rules(recorder)
+        pieces = market_fill(
+            quantity=-locked.net_pos,
+            touch=Decimal(price),
+            instrument=position.instrument,
+            slippage_ticks=slippage if quoted else 0,
+            size=size if (partial and quoted) else 0,
+        )
+        result = position.flatten(at=at or timezone.now(), reason=reason, lots=pieces)
+        _save(locked, position)
+        stored = _store_trades(recorder, result.trades, signal=signal)
+        _log_result(recorder, result, stored, signal=signal)
+        _publish_position(locked, recorder, trades=bool(stored))
+    return stored
 
 
 # --- the demo-account source -------------------------------------------------------------------
@@ -814,12 +907,16 @@ def recorder_poll_account(*, recorder: Recorder, broker=None) -> PollResult:
         result.error = recorder.last_error
         return result
     try:
-        broker = broker or get_broker(account.connection)
+        broker = broker or broker_for(account.connection)
         fills = broker.fills(account.external_id)
         orders = {o.id: o for o in broker.orders(account.external_id)} if fills else {}
         broker_positions = broker.positions(account.external_id)
     except BrokerError as exc:
-        _record_error(recorder, f"Recorder could not read account {account.name}: {exc}")
+        _record_error(
+            recorder,
+            f"Recorder could not read account {account.name}: {exc}",
+            data={"event": Event.RECORDER_ACCOUNT_UNREADABLE, "error": str(exc)},
+        )
         result.error = str(exc)
         Recorder.objects.filter(pk=recorder.pk).update(last_polled_at=timezone.now())
         return result
@@ -892,7 +989,7 @@ def recorder_poll_account(*, recorder: Recorder, broker=None) -> PollResult:
         if row is None:  # remember the drift somewhere, so it is reported once
             row = _position_row(recorder, symbol)
         if (row.state or {}).get("drift") != drift_key:
-            strategy_log(
+            timeline_write(
                 user=recorder.user_id,
                 strategy=recorder.strategy_id,
                 kind=StrategyLog.Kind.DRIFT,

@@ -58,9 +58,9 @@ def recorder_detail_view(request, recorder_id: int):
         selectors.recorder_trades(user=request.user, recorder_id=recorder.pk), 50
     ).get_page(request.GET.get("page"))
     log = list(selectors.recorder_log(user=request.user, recorder_id=recorder.pk)[:100])
-    accounts = BrokerAccount.objects.filter(connection__user=request.user).select_related(
-        "connection"
-    )
+    accounts = BrokerAccount.objects.filter(
+        connection__user=request.user, connection__archived_at__isnull=True
+    ).select_related("connection")
     return render(
         request,
         "recorder/detail.html",

@@ -3,7 +3,7 @@
 # With DATABASE_URL / REDIS_URL set, the suite runs against those instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh dev
 export JT_TESTING=1
 started_redis=""
 if [ -z "${REDIS_URL:-}" ]; then

@@ -1,8 +1,33 @@
-/* Just.Trades push service worker: shows the notifications the server pushes (Web Push). */
+/* Just.Trades service worker: the installable app (an offline page when the server cannot be
+   reached) and the notifications the server pushes (Web Push). Pages are never cached: a
+   trader must see live numbers or nothing. */
 "use strict";
 
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+const OFFLINE_CACHE = "jt-offline-v1";
+const OFFLINE_URL = "/static/offline.html";
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(OFFLINE_CACHE)
+      .then((cache) => cache.addAll([OFFLINE_URL, "/static/css/app.css"]))
+      .then(() => self.skipWaiting())
+  );
+});
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== OFFLINE_CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.mode !== "navigate") return;  // API calls, static files: the network as usual
+  event.respondWith(
+    fetch(request).catch(() => caches.match(OFFLINE_URL, { cacheName: OFFLINE_CACHE }))
+  );
+});
 
 self.addEventListener("push", (event) => {
   let data = {};
@@ -16,8 +41,8 @@ self.addEventListener("push", (event) => {
     self.registration.showNotification(title, {
       body: data.body || "",
       tag: data.tag || undefined,
-      icon: "/static/img/logo.svg",
-      badge: "/static/img/logo.svg",
+      icon: "/static/img/icon-192.png",
+      badge: "/static/img/icon-192.png",
       data: { url: data.url || "/" },
     })
   );

@@ -1,7 +1,10 @@
+"""The staff's view of strategies and the signals they received (why each was rejected)."""
+
 from django.contrib import admin, messages
 
 from strategies import services
 from strategies.models import Signal, Strategy
+from traders.models import Execution
 
 
 @admin.register(Strategy)
@@ -33,6 +36,18 @@ class StrategyAdmin(admin.ModelAdmin):
         for strategy in queryset:
             services.strategy_update(strategy=strategy, enabled=True)
         self.message_user(request, f"{queryset.count()} strategies enabled", messages.SUCCESS)
+
+
+class ExecutionInline(admin.TabularInline):
+    """What each trader did with the signal."""
+
+    model = Execution
+    fk_name = "signal"
+    fields = ("trader", "broker_account", "status", "reason", "finished_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
 
 @admin.register(Signal)
@@ -74,11 +89,15 @@ class SignalAdmin(admin.ModelAdmin):
         "received_at",
         "started_at",
         "processed_at",
+        "executed_at",
+        "target_position",
+        "from_position",
         "swept_at",
         "enqueue_count",
         "latency",
     )
     actions = ["requeue"]
+    inlines = [ExecutionInline]
 
     @admin.display(description="latency")
     def latency(self, obj):

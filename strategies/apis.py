@@ -53,6 +53,10 @@ class StrategyInputSerializer(serializers.Serializer):
     entry_delay_seconds = serializers.IntegerField(min_value=0, max_value=3_600, required=False)
     ignore_same_side = serializers.BooleanField(required=False)
     auto_flatten_time = LocalTimeField(required=False, allow_null=True)
+    trade_alert_ticker = serializers.BooleanField(required=False)
+    follow_exchange_session = serializers.BooleanField(required=False)
+    max_signal_age_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
+    dedupe_window_seconds = serializers.IntegerField(min_value=1, max_value=3_600, required=False)
     enabled = serializers.BooleanField(required=False)
 
 
@@ -88,9 +92,24 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
         return None if recorder is None else recorder.running
 
 
+class SignalExecutionSerializer(serializers.Serializer):
+    """What one trader did with the signal."""
+
+    id = serializers.IntegerField()
+    trader = serializers.IntegerField(source="trader_id", allow_null=True)
+    account = serializers.CharField(source="broker_account.name")
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class SignalOutputSerializer(serializers.ModelSerializer):
     strategy_name = serializers.CharField(source="strategy.name")
     latency_ms = serializers.FloatField(allow_null=True)
+    sizing_note = serializers.CharField(
+        read_only=True, help_text='"alert 3 → traded 1 (fixed)" when the sizes differ, else ""'
+    )
+    executions = SignalExecutionSerializer(many=True, read_only=True)
 
     class Meta:
         model = Signal
@@ -106,14 +125,20 @@ class SignalOutputSerializer(serializers.ModelSerializer):
             "symbol",
             "contract",
             "quantity",
+            "sized_quantity",
+            "sizing",
+            "sizing_note",
             "price",
             "target_position",
+            "from_position",
+            "executions",
             "intent",
             "raw_body",
             "headers",
             "source_ip",
             "received_at",
             "processed_at",
+            "executed_at",
             "latency_ms",
         ]
 
@@ -159,10 +184,20 @@ class StrategyDetailApi(APIView):
         strategy = services.strategy_update(strategy=strategy, **data.validated_data)
         return Response(StrategyOutputSerializer(strategy).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "flatten",
+                bool,
+                description="close every position and working order its traders hold first",
+            )
+        ],
+        responses={204: None, 409: None},
+    )
     def delete(self, request, strategy_id: int):
         strategy = selectors.strategy_get(user=request.user, strategy_id=strategy_id)
-        services.strategy_delete(strategy=strategy)
+        flatten = str(request.query_params.get("flatten", "")).lower() in ("1", "true", "yes")
+        services.strategy_delete(strategy=strategy, flatten=flatten)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,3 +1,5 @@
+"""The strategies app: webhook URLs, alert parsing, signals and their decision."""
+
 from django.apps import AppConfig
 
 

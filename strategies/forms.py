@@ -23,9 +23,11 @@ HELP = {
     '"passphrase": "…" in its JSON. The webhook URL itself is already secret.',
     "default_symbol": "Used when an alert names no ticker. Continuous symbols such as MNQ1! "
     "trade the front-month contract (rolled automatically).",
-    "sizing": "Fixed: every entry trades the quantity below. From the alert: the alert's "
-    "quantity / contracts (or the TradingView strategy's position size) decides.",
-    "quantity": "Contracts per entry with fixed sizing; the fallback when an alert has no size.",
+    "sizing": "From the alert (the default): an alert with a quantity / contracts (or the "
+    "TradingView strategy's position size) trades that many; one without trades the quantity "
+    "below. Fixed: every entry trades the quantity below, whatever the alert says (the signal "
+    'table then shows "alert 3 → traded 1 (fixed)").',
+    "quantity": "Contracts per entry with fixed sizing; the size of an alert that names none.",
     "opposite_signal": "When a sell arrives while long (or a buy while short): reverse into the "
     "new side, or only close the open position.",
     "take_profit": "Distance of the take-profit order from the entry, in the unit beside it. "
@@ -49,8 +51,25 @@ HELP = {
     "adding to the position.",
     "auto_flatten_time": "Every day at this time (session time zone) the position is closed "
     "and working orders are cancelled. Empty: never.",
-    "enabled": "A disabled strategy answers alerts with a clear rejection and trades nothing.",
+    "enabled": "A switched-off strategy opens nothing: entries are refused with the reason; "
+    "exits, flattens and the auto-flatten still close what its traders hold.",
+    "trade_alert_ticker": "Trade whatever product the alert names. Off: an alert for another "
+    "product than the default symbol's (NQ on an MNQ strategy) is rejected, not traded at ten "
+    "times the risk.",
+    "max_signal_age_seconds": "An entry not placed this many seconds after its alert arrived "
+    "is dropped, with a log line (exits are never dropped). 0: no limit.",
+    "dedupe_window_seconds": "A repeat of an alert (the same id, else the same body) this soon "
+    "after its first copy is the same alert. TradingView resends after a server error within "
+    "about 15 s.",
+    "follow_exchange_session": "No entries while CME Globex is closed (the daily break, "
+    "weekends, exchange holidays).",
 }
+
+
+def session_zone_choices() -> list[tuple[str, str]]:
+    """The session time zones offered by the strategy and trader forms: the usual ones first."""
+    zones = COMMON_ZONES + sorted(z for z in available_timezones() if z not in COMMON_ZONES)
+    return [(z, z) for z in zones]
 
 
 class StrategyForm(forms.ModelForm):
@@ -91,6 +110,10 @@ class StrategyForm(forms.ModelForm):
             "session_timezone",
             "session_days",
             "auto_flatten_time",
+            "follow_exchange_session",
+            "trade_alert_ticker",
+            "max_signal_age_seconds",
+            "dedupe_window_seconds",
         ]
         widgets = {
             "session_start": forms.TimeInput(attrs={"type": "time"}),
@@ -108,15 +131,20 @@ class StrategyForm(forms.ModelForm):
             "auto_flatten_time": "Auto-flatten time",
             "max_position": "Max position",
             "enabled": "Enabled",
+            "trade_alert_ticker": "Trade the alert's ticker",
+            "max_signal_age_seconds": "Max signal age (seconds)",
+            "dedupe_window_seconds": "Dedupe window (seconds)",
+            "follow_exchange_session": "Follow the exchange session",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        zones = COMMON_ZONES + sorted(z for z in available_timezones() if z not in COMMON_ZONES)
-        self.fields["session_timezone"].choices = [(z, z) for z in zones]
+        self.fields["session_timezone"].choices = session_zone_choices()
         for name, field in self.fields.items():
             if name in HELP and not field.help_text:
                 field.help_text = HELP[name]
+        for name in ("max_signal_age_seconds", "dedupe_window_seconds"):
+            self.fields[name].required = False  # empty keeps the strategy's (or the default)
         self.fields["quantity"].min_value = 1
         self.fields["quantity"].widget.attrs["min"] = 1
         for unit in ("take_profit_unit", "stop_loss_unit", "trailing_stop_unit", "break_even_unit"):
@@ -137,11 +165,14 @@ class StrategyForm(forms.ModelForm):
         """Cleaned values in the shape the services take."""
         data = {k: v for k, v in self.cleaned_data.items() if k in self.Meta.fields}
         data["session_days"] = sorted(set(data.get("session_days") or []))
+        for name in ("max_signal_age_seconds", "dedupe_window_seconds"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
     # Field groups for the template (label, fields).
     GROUPS = [
-        ("Basics", ["name", "enabled", "default_symbol", "passphrase"]),
+        ("Basics", ["name", "enabled", "default_symbol", "trade_alert_ticker", "passphrase"]),
         (
             "Sizing",
             [
@@ -175,6 +206,9 @@ class StrategyForm(forms.ModelForm):
                 "session_days",
                 "cooldown_seconds",
                 "entry_delay_seconds",
+                "max_signal_age_seconds",
+                "dedupe_window_seconds",
+                "follow_exchange_session",
                 "auto_flatten_time",
             ],
         ),

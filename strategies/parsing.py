@@ -15,6 +15,9 @@
 
 Anything else is an `AlertError` whose message says exactly what is wrong. Parsing is pure: no
 database, no settings, so it is fast and unit-testable.
+
+One file for one idea, the alert parser: every format a trader pastes reads into the same
+Intent.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from typing import Any
 MAX_QUANTITY = 10_000
 
 ACTIONS = ("buy", "sell", "add", "exit", "reverse", "cancel")
-EXIT_UNITS = ("ticks", "points", "percent", "dollars", "price")
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 
 _ACTION_WORDS = {
@@ -788,10 +790,17 @@ def find_placeholder(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def _placeholder_hint(placeholder: str) -> str:
+    """Why TradingView may have left it: only {{strategy.…}} needs an alert made on a strategy."""
+    if placeholder.replace(" ", "").startswith("{{strategy."):
+        return "is the alert created on a strategy, and is the placeholder spelled right?"
+    return "is the placeholder spelled right?"
+
+
 def _placeholder_error(placeholder: str) -> AlertError:
     return AlertError(
         f"the alert still contains the placeholder {placeholder}: TradingView did not fill it in "
-        "(is the alert created on a strategy, and is the placeholder spelled right?)"
+        f"({_placeholder_hint(placeholder)})"
     )
 
 

@@ -4,7 +4,7 @@ PERIODIC_TASKS = [
     {
         "name": "Re-enqueue unprocessed signals",
         "task": "strategies.sweep_signals",
-        "every_seconds": 5,
+        "every_seconds": 2,
     },
     {"name": "Strategy auto-flatten", "task": "strategies.auto_flatten", "every_seconds": 60},
 ]

@@ -35,7 +35,11 @@ def signal_list(
     since: date | datetime | None = None,
     until: date | datetime | None = None,
 ) -> QuerySet[Signal]:
-    qs = Signal.objects.filter(strategy__user=user).select_related("strategy")
+    qs = (
+        Signal.objects.filter(strategy__user=user)
+        .select_related("strategy")
+        .prefetch_related("executions__broker_account")
+    )
     if strategy_id is not None:
         qs = qs.filter(strategy_id=strategy_id)
     if status:
@@ -57,7 +61,9 @@ def signal_list(
 
 def signal_get(*, user, signal_id: int) -> Signal:
     return get_object_or_404(
-        Signal.objects.select_related("strategy"), pk=signal_id, strategy__user=user
+        Signal.objects.select_related("strategy").prefetch_related("executions__broker_account"),
+        pk=signal_id,
+        strategy__user=user,
     )
 
 

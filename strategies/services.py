@@ -1,9 +1,8 @@
-"""Strategy and signal writes: create/update strategies, accept alerts, process signals.
+"""Strategy writes and the webhook: create/update strategies, accept alerts.
 
-The path of an alert (DESIGN §3): `webhook_receive` stores a `Signal` with one INSERT and
-enqueues `process_signal` after commit; `signal_process` (the task body) applies the strategy's
-filters, resolves the symbol and hands the signal to the recorder and the traders;
-`signals_sweep` re-enqueues signals that were stored but never processed.
+The path of an alert (DESIGN §3): ``webhook_receive`` authenticates, parses and stores a
+``Signal`` (a repeat within the strategy's dedupe window is the same alert) and enqueues
+``process_signal`` after commit; ``strategies.processing`` decides it.
 """
 
 from __future__ import annotations
@@ -15,30 +14,30 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.brokers.symbols import UnknownSymbol, resolve_symbol
 from justtrades.api import ApplicationError
-from notifications.realtime import publish
-from recorder.models import RecordedPosition, Recorder, StrategyLog
-from strategies.models import Signal, Strategy, new_webhook_token
+from justtrades.queue import enqueue
+from justtrades.realtime import publish
+from justtrades.timeline import Event, timeline_write
+from recorder.models import StrategyLog
+from recorder.services import recorder_create
+from strategies.models import AlertFingerprint, Signal, Strategy, new_webhook_token
+from strategies.outcome import signal_payload
 from strategies.parsing import AlertError, Intent, parse_alert
-from strategies.positions import PositionRules, plan_position
+from traders.services import strategy_traders_release
 
 logger = logging.getLogger(__name__)
 
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 HEADERS_OF_INTEREST = ("content-type", "user-agent", "content-length", "x-forwarded-for")
-SWEEP_AFTER_SECONDS = 10  # an accepted signal untouched this long is re-enqueued
-SWEEP_RETRY_SECONDS = 30  # ...and not again before this
-SWEEP_GIVE_UP_AFTER = 20  # re-enqueues before a signal is marked failed
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 STRATEGY_FIELDS = (
     "name",
@@ -65,6 +64,10 @@ STRATEGY_FIELDS = (
     "entry_delay_seconds",
     "ignore_same_side",
     "auto_flatten_time",
+    "trade_alert_ticker",
+    "follow_exchange_session",
+    "max_signal_age_seconds",
+    "dedupe_window_seconds",
     "enabled",
 )
 
@@ -110,8 +113,6 @@ def _validate_strategy(data: dict[str, Any]) -> None:
         )
     symbol = data.get("default_symbol")
     if symbol:
-        from accounts.brokers.symbols import UnknownSymbol, resolve_symbol
-
         try:
             resolve_symbol(symbol)
         except UnknownSymbol as exc:
@@ -124,12 +125,7 @@ def _validate_strategy(data: dict[str, Any]) -> None:
 
 def _create_recorder(strategy: Strategy) -> None:
     """Every strategy starts with a running recorder, so a first alert already builds a record."""
-    try:
-        from recorder.services import recorder_create
-    except ImportError:
-        Recorder.objects.get_or_create(strategy=strategy, defaults={"user": strategy.user})
-    else:
-        recorder_create(strategy=strategy)
+    recorder_create(strategy=strategy)
 
 
 @transaction.atomic
@@ -187,8 +183,8 @@ def strategy_regenerate_token(*, strategy: Strategy) -> Strategy:
     """A new webhook URL; the old one answers 404 from now on."""
     strategy.webhook_token = new_webhook_token()
     strategy.save(update_fields=["webhook_token", "updated_at"])
-    StrategyLog.objects.create(
-        user_id=strategy.user_id,
+    timeline_write(
+        user=strategy.user_id,
         strategy=strategy,
         kind=StrategyLog.Kind.INFO,
         message="Webhook URL regenerated: update your TradingView alerts.",
@@ -198,7 +194,12 @@ def strategy_regenerate_token(*, strategy: Strategy) -> Strategy:
 
 
 @transaction.atomic
-def strategy_delete(*, strategy: Strategy) -> None:
+def strategy_delete(*, strategy: Strategy, flatten: bool = False) -> None:
+    """Delete a strategy with its signals and track record. Refused (409, listing what is held)
+    while one of its traders holds a position or working orders, unless ``flatten``: then each
+    of those is closed at the broker first, in its account's turn."""
+    strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    strategy_traders_release(strategy=strategy, flatten=flatten)
     user_id, payload = strategy.user_id, strategy_payload(strategy)
     strategy.delete()
     publish(user_id, "strategy", {**payload, "event": "deleted"})
@@ -279,15 +280,30 @@ def _rate_limited(strategy_id: int) -> bool:
     return count > limit
 
 
-def _dedupe_keys(raw: bytes, intent: Intent) -> tuple[str, str | None]:
-    """The key stored with the signal, and an earlier key that also means "duplicate"."""
+def _dedupe_key(raw: bytes, intent: Intent) -> str:
+    """What makes two alerts the same alert: the body's ``id`` when it has one, else the body."""
     if intent.alert_id:
-        digest = hashlib.sha256(intent.alert_id.encode()).hexdigest()[:40]
-        return f"id:{digest}", None
-    window = max(1, settings.WEBHOOK_DEDUPE_WINDOW_SECONDS)
-    bucket = int(time.time() // window)
-    digest = hashlib.sha256(raw).hexdigest()[:40]
-    return f"body:{digest}:{bucket}", f"body:{digest}:{bucket - 1}"
+        return "id:" + hashlib.sha256(intent.alert_id.encode()).hexdigest()[:40]
+    return "body:" + hashlib.sha256(raw).hexdigest()[:40]
+
+
+def _first_copy(*, strategy_id: int, key: str, window: int | None) -> bool:
+    """True when this alert is the first copy within the window (measured from the first
+    copy, not from a fixed bucket); a copy after the window is a new alert. Atomic across
+    processes: a conditional UPDATE moves the window forward, an INSERT claims a new key."""
+    now = timezone.now()
+    if window is not None:
+        moved = AlertFingerprint.objects.filter(
+            strategy_id=strategy_id, key=key, first_at__lte=now - timedelta(seconds=window)
+        ).update(first_at=now, signal=None)
+        if moved:
+            return True
+    try:
+        with transaction.atomic():
+            AlertFingerprint.objects.create(strategy_id=strategy_id, key=key, first_at=now)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _headers(meta: dict[str, Any]) -> dict[str, str]:
@@ -336,12 +352,14 @@ def _store_rejection(
         reason=reason,
         processed_at=timezone.now(),
     )
-    StrategyLog.objects.create(
-        user_id=strategy.user_id,
+    timeline_write(
+        user=strategy.user_id,
         strategy=strategy,
         signal=signal,
         kind=StrategyLog.Kind.ERROR,
         message=f"Alert rejected: {reason}",
+        event=Event.ALERT_REJECTED,
+        data={"reason": reason, "signal_id": signal.pk},
     )
     publish(strategy.user_id, "signal", signal_payload(signal))
     return signal
@@ -355,7 +373,7 @@ def webhook_receive(
         return _reply(404, "unknown", "unknown webhook URL")
     strategy = (
         Strategy.objects.filter(webhook_token=token)
-        .only("id", "user_id", "name", "passphrase", "enabled", "entry_delay_seconds")
+        .only("id", "user_id", "name", "passphrase", "enabled", "dedupe_window_seconds")
         .first()
     )
     if strategy is None:
@@ -393,17 +411,6 @@ def webhook_receive(
             intent=intent,
         )
         return _reply(401, "rejected", reason, signal_id=signal.pk)
-    if not strategy.enabled:
-        reason = f"strategy {strategy.name!r} is disabled"
-        signal = _store_rejection(
-            strategy=strategy,
-            raw=raw,
-            headers=headers,
-            source_ip=source_ip,
-            reason=reason,
-            intent=intent,
-        )
-        return _reply(409, "rejected", reason, signal_id=signal.pk)
     return _accept(
         strategy=strategy,
         raw=raw,
@@ -424,44 +431,41 @@ def _accept(
     origin: str,
     dedupe_key: str | None = None,
 ) -> WebhookResult:
-    key, earlier_key = (dedupe_key, None) if dedupe_key else _dedupe_keys(raw, intent)
-    if earlier_key:
-        earlier = (
-            Signal.objects.filter(strategy_id=strategy.pk, dedupe_key=earlier_key)
-            .values_list("id", flat=True)
-            .first()
-        )
-        if earlier:
+    """Store the signal (once per alert) and enqueue its processing after commit.
+
+    A key given by the product itself (the auto-flatten of a day) never repeats; an alert's
+    key repeats after the strategy's dedupe window."""
+    key = dedupe_key or _dedupe_key(raw, intent)
+    window = None if dedupe_key else strategy.dedupe_window_seconds
+    with transaction.atomic():
+        if not _first_copy(strategy_id=strategy.pk, key=key, window=window):
+            earlier = (
+                AlertFingerprint.objects.filter(strategy_id=strategy.pk, key=key)
+                .values_list("signal_id", flat=True)
+                .first()
+            )
             return _reply(200, "duplicate", "already received", signal_id=earlier, duplicate=True)
-    signal = Signal(
-        strategy_id=strategy.pk,
-        origin=origin,
-        alert_format=intent.source,
-        raw_body=_text(raw),
-        headers=headers,
-        source_ip=source_ip,
-        intent=intent.to_dict(),
-        action=intent.action,
-        symbol=intent.symbol[:40],
-        quantity=intent.target if intent.kind == "target" else intent.quantity,
-        price=intent.price,
-        dedupe_key=key,
-    )
-    try:
-        with transaction.atomic():
-            signal.save(force_insert=True)
-    except IntegrityError:
-        existing = (
-            Signal.objects.filter(strategy_id=strategy.pk, dedupe_key=key)
-            .values_list("id", flat=True)
-            .first()
+        signal = Signal.objects.create(
+            strategy_id=strategy.pk,
+            origin=origin,
+            alert_format=intent.source,
+            raw_body=_text(raw),
+            headers=headers,
+            source_ip=source_ip,
+            intent=intent.to_dict(),
+            action=intent.action,
+            symbol=intent.symbol[:40],
+            quantity=intent.target if intent.kind == "target" else intent.quantity,
+            price=intent.price,
+            dedupe_key=key,
         )
-        if existing is None:
-            raise
-        return _reply(200, "duplicate", "already received", signal_id=existing, duplicate=True)
+        AlertFingerprint.objects.filter(strategy_id=strategy.pk, key=key).update(signal=signal)
     signal_id = signal.pk
     transaction.on_commit(lambda: signal_enqueue(signal_id=signal_id))
-    return _reply(200, "accepted", signal_id=signal_id, duplicate=False)
+    extra = {}
+    if not strategy.enabled:
+        extra["message"] = "the strategy is switched off: only exits are executed"
+    return _reply(200, "accepted", signal_id=signal_id, duplicate=False, **extra)
 
 
 def signal_create_internal(
@@ -486,308 +490,12 @@ def signal_create_internal(
 
 def signal_enqueue(*, signal_id: int, countdown: float | None = None) -> bool:
     """Queue `process_signal`. A broker outage is logged, not raised: the sweeper retries."""
-    from strategies.tasks import process_signal
-
     try:
-        process_signal.apply_async(args=[signal_id], countdown=countdown, retry=False)
+        # By name: the task module imports the processing that imports this one.
+        enqueue("strategies.process_signal", signal_id, countdown=countdown)
     except Exception:  # noqa: BLE001 - the signal is stored; the sweeper re-enqueues it
         logger.warning(
             "could not enqueue signal %s; the sweeper will retry", signal_id, exc_info=True
         )
         return False
     return True
-
-
-# --- processing ---------------------------------------------------------------------------
-
-
-def signal_payload(signal: Signal) -> dict[str, Any]:
-    return {
-        "id": signal.pk,
-        "strategy_id": signal.strategy_id,
-        "status": signal.status,
-        "reason": signal.reason,
-        "action": signal.action,
-        "symbol": signal.symbol,
-        "contract": signal.contract,
-        "quantity": signal.quantity,
-        "price": signal.price,
-        "received_at": signal.received_at,
-        "processed_at": signal.processed_at,
-        "latency_ms": signal.latency_ms,
-    }
-
-
-def _local(strategy: Strategy, moment: datetime) -> datetime:
-    try:
-        return moment.astimezone(ZoneInfo(strategy.session_timezone or "UTC"))
-    except Exception:  # noqa: BLE001 - a bad stored zone falls back to UTC
-        return moment.astimezone(ZoneInfo("UTC"))
-
-
-def session_reason(strategy: Strategy, moment: datetime) -> str:
-    """Why `moment` is outside the strategy's trading session, or "" when inside."""
-    local = _local(strategy, moment)
-    days = strategy.session_days or []
-    start, end = strategy.session_start, strategy.session_end
-    if start is None or end is None:
-        if days and local.weekday() not in days:
-            return f"{WEEKDAYS[local.weekday()]} is not a trading day of this strategy"
-        return ""
-    now = local.time().replace(tzinfo=None)
-    overnight = start > end
-    inside = (start <= now < end) if not overnight else (now >= start or now < end)
-    # The trading day of an overnight session is the day it started.
-    day = local.weekday() if not overnight or now >= start else (local.weekday() - 1) % 7
-    window = f"{start:%H:%M}–{end:%H:%M} {strategy.session_timezone}"
-    if not inside:
-        return f"outside the trading session {window} (it is {now:%H:%M} there)"
-    if days and day not in days:
-        return f"{WEEKDAYS[day]} is not a trading day of this strategy"
-    return ""
-
-
-def _strategy_position(strategy: Strategy, contract_name: str) -> int:
-    row = (
-        RecordedPosition.objects.filter(recorder__strategy_id=strategy.pk, symbol=contract_name)
-        .values_list("net_pos", flat=True)
-        .first()
-    )
-    return int(row or 0)
-
-
-def _finish(signal: Signal, status: str, reason: str = "", log_kind: str | None = None) -> None:
-    signal.status = status
-    signal.reason = reason
-    signal.processed_at = timezone.now()
-    signal.save(
-        update_fields=[
-            "status",
-            "reason",
-            "processed_at",
-            "contract",
-            "target_position",
-            "opens",
-            "symbol",
-        ]
-    )
-    if log_kind:
-        StrategyLog.objects.create(
-            user_id=signal.strategy.user_id,
-            strategy_id=signal.strategy_id,
-            signal=signal,
-            kind=log_kind,
-            message=reason,
-        )
-    publish(signal.strategy.user_id, "signal", signal_payload(signal))
-
-
-def signal_process(*, signal_id: int) -> str:
-    """Process one stored signal, at most once to completion. Returns what happened."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
-    claimed = (
-        Signal.objects.filter(pk=signal_id)
-        .filter(
-            Q(status=Signal.Status.ACCEPTED)
-            | Q(status=Signal.Status.PROCESSING, started_at__lt=stale)
-        )
-        .update(status=Signal.Status.PROCESSING, started_at=now)
-    )
-    if not claimed:
-        return "skipped"
-    signal = Signal.objects.select_related("strategy").get(pk=signal_id)
-    strategy = signal.strategy
-    try:
-        return _process(signal, strategy, now)
-    except (OperationalError, InterfaceError):
-        # The database blinked: hand the signal back so that the task's retry (or the sweeper)
-        # takes it again. Every step after the claim is idempotent, so a second pass is safe.
-        logger.warning("signal %s: database unavailable, will retry", signal_id, exc_info=True)
-        try:
-            Signal.objects.filter(pk=signal_id, status=Signal.Status.PROCESSING).update(
-                status=Signal.Status.ACCEPTED
-            )
-        except DatabaseError:
-            pass  # still down: the stale-claim rule of the sweeper takes it later
-        raise
-    except Exception as exc:
-        logger.exception("signal %s failed", signal_id)
-        _finish(
-            signal, Signal.Status.FAILED, f"internal error: {exc}"[:500], StrategyLog.Kind.ERROR
-        )
-        raise
-
-
-def _process(signal: Signal, strategy: Strategy, now: datetime) -> str:
-    from accounts.brokers.symbols import UnknownSymbol, resolve_symbol
-
-    intent = Intent.from_dict(signal.intent)
-    if not strategy.enabled:
-        _finish(signal, Signal.Status.FILTERED, "strategy is disabled", StrategyLog.Kind.FILTERED)
-        return "filtered"
-
-    symbol_text = intent.symbol or strategy.default_symbol
-    signal.symbol = symbol_text[:40]
-    try:
-        contract = resolve_symbol(symbol_text, at=signal.received_at)
-    except UnknownSymbol as exc:
-        _finish(signal, Signal.Status.REJECTED, str(exc), StrategyLog.Kind.ERROR)
-        return "rejected"
-    signal.contract = contract.name
-
-    current = _strategy_position(strategy, contract.name)
-    plan = plan_position(intent, current=current, rules=PositionRules.of(strategy))
-    signal.target_position = plan.target
-    signal.opens = plan.is_entry
-    is_target = intent.kind == "target" or intent.action in ("exit", "reverse", "cancel")
-
-    if plan.change == 0 and plan.note and not is_target:
-        _finish(signal, Signal.Status.FILTERED, plan.note, StrategyLog.Kind.FILTERED)
-        return "filtered"
-    if plan.is_entry:
-        reason = session_reason(strategy, now)
-        if reason:
-            signal.opens = False
-            _finish(signal, Signal.Status.FILTERED, reason, StrategyLog.Kind.FILTERED)
-            return "filtered"
-        if strategy.cooldown_seconds:
-            since = now - timedelta(seconds=strategy.cooldown_seconds)
-            last = (
-                Signal.objects.filter(
-                    strategy_id=strategy.pk,
-                    status=Signal.Status.PROCESSED,
-                    opens=True,
-                    received_at__gte=since,
-                )
-                .exclude(pk=signal.pk)
-                .order_by("-received_at")
-                .values_list("received_at", flat=True)
-                .first()
-            )
-            if last is not None:
-                ago = int((now - last).total_seconds())
-                signal.opens = False
-                _finish(
-                    signal,
-                    Signal.Status.FILTERED,
-                    f"cooldown: the last entry was {ago}s ago (cooldown {strategy.cooldown_seconds}s)",
-                    StrategyLog.Kind.FILTERED,
-                )
-                return "filtered"
-        if strategy.entry_delay_seconds:
-            due = signal.received_at + timedelta(seconds=strategy.entry_delay_seconds)
-            if now < due:
-                Signal.objects.filter(pk=signal.pk, status=Signal.Status.PROCESSING).update(
-                    status=Signal.Status.ACCEPTED
-                )
-                signal_enqueue(signal_id=signal.pk, countdown=(due - now).total_seconds())
-                return "delayed"
-
-    from recorder.services import recorder_record_signal
-    from traders.services import traders_execute_signal
-
-    signal.save(update_fields=["contract", "target_position", "opens", "symbol"])
-    # Money first: the traders' orders are queued before the paper bookkeeping runs.
-    traders_execute_signal(signal=signal)
-    recorder_record_signal(signal=signal)
-    message = (
-        f"{intent.describe()} → {contract.name}, strategy position {current:+d} → {plan.target:+d}"
-    )
-    if plan.note:
-        message += f" ({plan.note})"
-    _finish(signal, Signal.Status.PROCESSED, plan.note, None)
-    StrategyLog.objects.create(
-        user_id=strategy.user_id,
-        strategy=strategy,
-        signal=signal,
-        kind=StrategyLog.Kind.SIGNAL,
-        message=message,
-        data={"target": plan.target, "contract": contract.name},
-    )
-    return "processed"
-
-
-# --- periodic jobs ----------------------------------------------------------------------------
-
-
-def signals_sweep(
-    *, now: datetime | None = None, limit: int = 500, older_than: float = SWEEP_AFTER_SECONDS
-) -> int:
-    """Re-enqueue signals stored but never processed (a broker outage, a lost message, a killed
-    worker). Returns how many were re-enqueued."""
-    now = now or timezone.now()
-    accepted_before = now - timedelta(seconds=older_than)
-    retry_before = now - timedelta(seconds=max(older_than, SWEEP_RETRY_SECONDS))
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
-    candidates = (
-        Signal.objects.filter(
-            Q(status=Signal.Status.ACCEPTED, received_at__lt=accepted_before)
-            | Q(status=Signal.Status.PROCESSING, started_at__lt=stale)
-        )
-        .filter(Q(swept_at__isnull=True) | Q(swept_at__lt=retry_before))
-        .select_related("strategy")
-        .only(
-            "id",
-            "received_at",
-            "enqueue_count",
-            "strategy__entry_delay_seconds",
-            "strategy__user_id",
-        )
-        .order_by("received_at")[:limit]
-    )
-    count = 0
-    for signal in candidates:
-        delay = timedelta(seconds=signal.strategy.entry_delay_seconds or 0)
-        if signal.received_at + delay > accepted_before:
-            continue
-        if signal.enqueue_count >= SWEEP_GIVE_UP_AFTER:
-            updated = Signal.objects.filter(
-                pk=signal.pk, status__in=[Signal.Status.ACCEPTED, Signal.Status.PROCESSING]
-            ).update(
-                status=Signal.Status.FAILED,
-                reason="never processed: no worker took it after repeated attempts",
-                processed_at=now,
-            )
-            if updated:
-                StrategyLog.objects.create(
-                    user_id=signal.strategy.user_id,
-                    strategy_id=signal.strategy_id,
-                    signal_id=signal.pk,
-                    kind=StrategyLog.Kind.ERROR,
-                    message=f"Signal #{signal.pk} was never processed and is marked failed.",
-                )
-            continue
-        Signal.objects.filter(pk=signal.pk).update(
-            swept_at=now, enqueue_count=signal.enqueue_count + 1
-        )
-        if signal_enqueue(signal_id=signal.pk):
-            count += 1
-    return count
-
-
-def strategies_auto_flatten(*, now: datetime | None = None, grace_minutes: int = 10) -> int:
-    """At each strategy's auto-flatten time (in its session time zone), one exit signal."""
-    now = now or timezone.now()
-    count = 0
-    for strategy in Strategy.objects.filter(enabled=True, auto_flatten_time__isnull=False):
-        local = _local(strategy, now)
-        at = datetime.combine(local.date(), strategy.auto_flatten_time, tzinfo=local.tzinfo)
-        if not (at <= local < at + timedelta(minutes=grace_minutes)):
-            continue
-        result = signal_create_internal(
-            strategy=strategy,
-            body="exit",
-            origin=Signal.Origin.AUTO_FLATTEN,
-            dedupe_key=f"auto_flatten:{local.date().isoformat()}",
-        )
-        if result.body.get("status") == "accepted":
-            count += 1
-            StrategyLog.objects.create(
-                user_id=strategy.user_id,
-                strategy=strategy,
-                signal_id=result.body["signal_id"],
-                kind=StrategyLog.Kind.INFO,
-                message=f"Auto-flatten at {strategy.auto_flatten_time:%H:%M} {strategy.session_timezone}",
-            )
-    return count

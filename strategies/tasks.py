@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from strategies import services
+from strategies import processing
 
 
 @shared_task(
@@ -19,18 +19,18 @@ from strategies import services
     max_retries=8,
 )
 def process_signal(signal_id: int) -> str:
-    """Filters, symbol, hand-off. Idempotent: a conditional UPDATE of the status claims the
-    signal, so a redelivered or re-enqueued message does nothing the second time."""
-    return services.signal_process(signal_id=signal_id)
+    """The strategy's decision, in receipt order, and the fan-out. Idempotent: a decided
+    signal is never decided again, so a redelivered message does nothing the second time."""
+    return processing.signal_process(signal_id=signal_id)
 
 
 @shared_task(name="strategies.sweep_signals", ignore_result=True)
 def sweep_signals() -> int:
-    """Re-enqueue signals accepted but not processed after a few seconds."""
-    return services.signals_sweep()
+    """Enqueue again the signals accepted but not decided after a few seconds."""
+    return processing.signals_sweep()
 
 
 @shared_task(name="strategies.auto_flatten", ignore_result=True)
 def auto_flatten() -> int:
     """Send each strategy's daily auto-flatten exit at its configured time."""
-    return services.strategies_auto_flatten()
+    return processing.strategies_auto_flatten()

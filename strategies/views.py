@@ -106,8 +106,17 @@ def strategy_delete_page(request, strategy_id: int):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     name = strategy.name
-    services.strategy_delete(strategy=strategy)
-    messages.success(request, f"Strategy “{name}” deleted.")
+    flatten = request.POST.get("flatten") in ("1", "on", "true")
+    try:
+        services.strategy_delete(strategy=strategy, flatten=flatten)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("strategies:edit", strategy_id=strategy.pk)
+    messages.success(
+        request,
+        f"Strategy “{name}” deleted"
+        + (": its positions are being closed at the broker." if flatten else "."),
+    )
     return redirect("strategies:list")
 
 

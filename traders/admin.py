@@ -1,6 +1,8 @@
+"""The staff's view of traders, executions, orders, fills and positions."""
+
 from django.contrib import admin
 
-from traders.models import Fill, Order, Position, Trader
+from traders.models import Execution, Fill, Order, Position, Trader, Turn
 
 
 @admin.register(Trader)
@@ -83,3 +85,46 @@ class PositionAdmin(admin.ModelAdmin):
     search_fields = ("symbol", "user__username", "broker_account__name")
     raw_id_fields = ("user", "broker_account")
     list_select_related = ("user", "broker_account")
+
+
+class OrderInline(admin.TabularInline):
+    model = Order
+    fields = ("role", "action", "quantity", "symbol", "order_type", "status", "broker_order_id")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    """Each trader's part of a signal (or a flatten, a manual trade): what it did and why."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "kind",
+        "broker_account",
+        "root",
+        "trader",
+        "signal",
+        "status",
+        "reason",
+        "attempts",
+    )
+    list_filter = ("status", "kind")
+    search_fields = ("=id", "=signal__id", "reason", "broker_account__name")
+    raw_id_fields = ("user", "broker_account", "trader", "signal")
+    list_select_related = ("broker_account", "trader__strategy", "signal")
+    readonly_fields = ("instruction", "result", "created_at", "started_at", "finished_at")
+    inlines = [OrderInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Turn)
+class TurnAdmin(admin.ModelAdmin):
+    """Whose turn it is on each account and product (a lease that expires on its own)."""
+
+    list_display = ("broker_account", "root", "holder", "lease_until", "token")
+    search_fields = ("broker_account__name", "holder")
+    raw_id_fields = ("broker_account",)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.brokers.base import BrokerError
 from justtrades.api import ApplicationError, LocalTimeField, StandardPagination
 from strategies.models import ExitUnit
-from traders import execution, selectors, services
+from traders import events, manual, pnl, selectors, services
 from traders.risk import trading_day
 
 # --- serializers -----------------------------------------------------------------------------------
@@ -32,6 +39,10 @@ class _AccountRef(_Ref):
 
 class TraderOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    as_of = serializers.FloatField(
+        allow_null=True,
+        help_text="when this state was read (Unix seconds): keep the latest of each trader",
+    )
     strategy = _Ref()
     broker_account = _AccountRef()
     enabled = serializers.BooleanField()
@@ -62,7 +73,15 @@ class TraderOutputSerializer(serializers.Serializer):
     last_signal_at = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, instance):
-        return super().to_representation(services.trader_payload(instance))
+        as_of = self.context.get("as_of")
+        return super().to_representation(events.trader_payload(instance, as_of=as_of))
+
+
+def _read_trader(request, trader_id: int) -> dict:
+    """One trader as the API answers it, with when it was read (pages keep the latest read)."""
+    as_of = time.time()
+    trader = selectors.trader_get(user=request.user, trader_id=trader_id)
+    return TraderOutputSerializer(trader, context={"as_of": as_of}).data
 
 
 # The strategy's choice set (same values as services.EXIT_UNIT_CHOICES): one ExitUnitEnum.
@@ -158,8 +177,14 @@ class PositionOutputSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     net_pos = serializers.IntegerField()
     net_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
-    open_pnl = serializers.DecimalField(max_digits=16, decimal_places=2)
+    last_price = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    open_pnl = serializers.SerializerMethodField(help_text="null until a price is known")
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True))
+    def get_open_pnl(self, position) -> str | None:
+        value = pnl.position_open_pnl(position)
+        return None if value is None else f"{value:.2f}"
 
 
 class LogOutputSerializer(serializers.Serializer):
@@ -196,7 +221,11 @@ class TraderListApi(_PaginatedListApi):
 
     @extend_schema(responses=TraderOutputSerializer(many=True))
     def get(self, request):
+        self.as_of = time.time()
         return self._page(selectors.trader_list(user=request.user))
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "as_of": getattr(self, "as_of", None)}
 
     @extend_schema(request=TraderInputSerializer, responses={201: TraderOutputSerializer})
     def post(self, request):
@@ -212,15 +241,13 @@ class TraderListApi(_PaginatedListApi):
             ),
             **_trader_fields(s.validated_data),
         )
-        trader = selectors.trader_get(user=request.user, trader_id=trader.pk)
-        return Response(TraderOutputSerializer(trader).data, status=status.HTTP_201_CREATED)
+        return Response(_read_trader(request, trader.pk), status=status.HTTP_201_CREATED)
 
 
 class TraderDetailApi(APIView):
     @extend_schema(responses=TraderOutputSerializer)
     def get(self, request, trader_id: int):
-        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
-        return Response(TraderOutputSerializer(trader).data)
+        return Response(_read_trader(request, trader_id))
 
     @extend_schema(request=TraderUpdateSerializer, responses=TraderOutputSerializer)
     def put(self, request, trader_id: int):
@@ -238,17 +265,26 @@ class TraderDetailApi(APIView):
         services.trader_update(
             trader=trader, strategy=strategy, broker_account=account, **_trader_fields(data)
         )
-        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
-        return Response(TraderOutputSerializer(trader).data)
+        return Response(_read_trader(request, trader_id))
 
     @extend_schema(request=TraderUpdateSerializer, responses=TraderOutputSerializer)
     def patch(self, request, trader_id: int):
         return self.put(request, trader_id)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "flatten",
+                bool,
+                description="close the trader's position and working orders first",
+            )
+        ],
+        responses={204: None},
+    )
     def delete(self, request, trader_id: int):
         trader = selectors.trader_get(user=request.user, trader_id=trader_id)
-        services.trader_delete(trader=trader)
+        flatten = str(request.query_params.get("flatten", "")).lower() in ("1", "true", "yes")
+        services.trader_delete(trader=trader, flatten=flatten)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -262,8 +298,8 @@ class TraderToggleApi(APIView):
         trader = selectors.trader_get(user=request.user, trader_id=trader_id)
         s = ToggleInputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        trader = services.trader_toggle(trader=trader, enabled=s.validated_data["enabled"])
-        return Response(TraderOutputSerializer(trader).data)
+        services.trader_toggle(trader=trader, enabled=s.validated_data["enabled"])
+        return Response(_read_trader(request, trader_id))
 
 
 class TraderAcceptPositionApi(APIView):
@@ -273,10 +309,10 @@ class TraderAcceptPositionApi(APIView):
     def post(self, request, trader_id: int):
         trader = selectors.trader_get(user=request.user, trader_id=trader_id)
         try:
-            trader = services.trader_accept_broker_position(trader=trader)
-        except execution.BrokerError as exc:
+            services.trader_accept_broker_position(trader=trader)
+        except BrokerError as exc:
             raise ApplicationError(f"The broker did not answer: {exc}", status_code=409) from exc
-        return Response(TraderOutputSerializer(trader).data)
+        return Response(_read_trader(request, trader_id))
 
 
 # --- control center ----------------------------------------------------------------------------------
@@ -289,6 +325,10 @@ class ControlCenterApi(APIView):
         responses=inline_serializer(
             "ControlCenter",
             {
+                "as_of": serializers.FloatField(
+                    help_text="when this state was read (Unix seconds): live events read "
+                    "earlier are older than it"
+                ),
                 "trading_day": serializers.DateField(),
                 "traders": TraderOutputSerializer(many=True),
                 "positions": PositionOutputSerializer(many=True),
@@ -305,27 +345,21 @@ class ControlCenterApi(APIView):
         )
     )
     def get(self, request):
+        as_of = time.time()
         traders = list(selectors.trader_list(user=request.user))
-        trader_data = TraderOutputSerializer(traders, many=True).data
         positions = selectors.position_list(user=request.user, open_only=True)
-        seen_accounts: set[int] = set()
-        open_total = today_total = Decimal(0)
-        for row in trader_data:
-            # P&L is per broker account: count each account once.
-            account_id = row["broker_account"]["id"]
-            if account_id in seen_accounts:
-                continue
-            seen_accounts.add(account_id)
-            open_total += Decimal(row["open_pnl"])
-            today_total += Decimal(row["today_pnl"])
+        totals = selectors.accounts_pnl_total(user=request.user)
         return Response(
             {
+                "as_of": as_of,
                 "trading_day": trading_day(timezone.now()),
-                "traders": trader_data,
+                "traders": TraderOutputSerializer(
+                    traders, many=True, context={"as_of": as_of}
+                ).data,
                 "positions": PositionOutputSerializer(positions, many=True).data,
                 "totals": {
-                    "open_pnl": f"{open_total:.2f}",
-                    "today_pnl": f"{today_total:.2f}",
+                    "open_pnl": f"{totals.open_pnl:.2f}",
+                    "today_pnl": f"{totals.today:.2f}",
                     "enabled_traders": sum(1 for t in traders if t.enabled),
                     "drifting_traders": sum(1 for t in traders if t.drift),
                 },
@@ -346,10 +380,15 @@ class ManualTradeInputSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if not attrs.get("strategy_id") and not (
-            attrs.get("symbol") and attrs.get("broker_account_id")
-        ):
-            raise serializers.ValidationError("Choose a strategy, or a ticker and an account.")
+        if attrs.get("strategy_id"):
+            return attrs
+        missing = {}  # each missing field named, so the form can mark it
+        if not attrs.get("symbol"):
+            missing["symbol"] = "Give a ticker, or choose a strategy."
+        if not attrs.get("broker_account_id"):
+            missing["broker_account_id"] = "Choose an account, or a strategy."
+        if missing:
+            raise serializers.ValidationError(missing)
         return attrs
 
 
@@ -371,7 +410,7 @@ class ManualTradeApi(APIView):
             account = selectors.broker_account_get(
                 user=request.user, account_id=data["broker_account_id"]
             )
-        result = execution.manual_trade(
+        result = manual.manual_trade(
             user=request.user,
             action=data["action"],
             quantity=data.get("quantity") or 1,
@@ -396,14 +435,15 @@ class TraderCloseApi(APIView):
     )
     def post(self, request, trader_id: int):
         trader = selectors.trader_get(user=request.user, trader_id=trader_id)
-        closed = execution.trader_close(trader=trader)
-        trader = selectors.trader_get(user=request.user, trader_id=trader_id)
-        return Response({"closed": closed, "trader": TraderOutputSerializer(trader).data})
+        result = manual.trader_close(trader=trader, request_id=request.data.get("request_id"))
+        closed = [r["account"] for r in result["results"] if r["status"] == "placed"]
+        return Response({"closed": closed, "trader": _read_trader(request, trader_id)})
 
 
 class FlattenAllInputSerializer(serializers.Serializer):
     confirm = serializers.BooleanField(help_text="must be true: this closes every position")
     disable_traders = serializers.BooleanField(required=False, default=False)
+    request_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
 
 class FlattenAllApi(APIView):
@@ -422,8 +462,10 @@ class FlattenAllApi(APIView):
         s.is_valid(raise_exception=True)
         if not s.validated_data["confirm"]:
             raise ApplicationError("Confirm Flatten All: send confirm=true.")
-        result = execution.flatten_all(
-            user=request.user, disable_traders=s.validated_data["disable_traders"]
+        result = manual.flatten_all(
+            user=request.user,
+            disable_traders=s.validated_data["disable_traders"],
+            request_id=s.validated_data.get("request_id"),
         )
         return Response(result, status=status.HTTP_200_OK if not result["errors"] else 207)
 

@@ -1,3 +1,5 @@
+"""The traders app: the trading core, from decision to broker."""
+
 from django.apps import AppConfig
 
 

@@ -1,1214 +1,966 @@
-"""Placing a trader's orders at its broker: one signal, one trader, exactly one set of orders.
+"""Executions: the money-moving work of one broker account and product, run in its turn.
 
-The plan is written first: one ``Order`` row per leg (flatten, entry + take profit + stop loss,
-exit) with a client order id derived from (signal, trader, leg), unique in the database. Only
-then is the broker called, leg by leg, each leg claimed by a conditional UPDATE
-(``Planned`` → ``Sending``). A task that runs again finds the rows and resumes from them instead
-of planning again; a leg left in ``Sending`` by a killed worker is resolved by asking the broker
-for its client order id before anything is sent a second time.
+``execution_run(execution_id)`` (the Celery task's body) takes the account's turn
+(``sequencing``) and runs every pending execution of that (account, product root) in id order,
+its own included, until the queue is empty: the earliest one first, always. One execution:
+
+1. resume or plan — an execution that already has orders (a killed worker's) settles them first;
+   a fresh one reads the mirror (every contract month, in-flight orders counted) and turns its
+   instruction into the trader's goal (``decision``) and legs;
+2. send — each leg claimed and sent once (``placement``), the turn's fencing token and the
+   guards re-checked in the claiming transaction;
+3. settle — the mirror confirms what the broker did before the next execution plans on top.
+
+Executions of an account and product run strictly in order, so a later one never overtakes an
+earlier one. Should one ever come back after a later one already ran (its first run was cut
+short and the account's work went on), it is *superseded*: an entry is skipped, since the later
+signal's target stands; an exit the later one did not cover still runs (flat means flat). An
+entry past the strategy's max age is dropped.
+
+One file for one idea, the life of an execution (turn, plan, send, settle, protect): each step
+hands the next the same context.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
-import uuid
-from dataclasses import dataclass
+import os
+import signal
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.brokers.base import (
-    AuthenticationFailed,
     Broker,
     BrokerError,
     BrokerUnavailable,
-    CaptchaRequired,
-    OrderRejected,
+    OutcomeUnknown,
     RateLimited,
-    get_broker,
 )
-from accounts.brokers.symbols import UnknownSymbol, resolve_symbol
-from justtrades.api import ApplicationError
-from recorder.models import StrategyLog
+from accounts.brokers.factory import broker_for
+from accounts.brokers.symbols import Contract, resolve_symbol
+from accounts.models import BrokerAccount
+from justtrades.queue import enqueue
+from justtrades.realtime import deferred_events
+from justtrades.timeline import Event
+from strategies.exits import ExitRules, exit_rules_for, round_to_tick, stop_levels, tightest_stop
 from strategies.models import Signal, Strategy
+from strategies.outcome import signal_mark_executed
 from strategies.parsing import Intent
-from traders import planning, risk
-from traders.models import Order, Trader
-from traders.services import deferred_events, emit, order_payload, publish_trader, trader_log
+from traders import decision as dec
+from traders import drift, events, guards, mirror, placement
+from traders.models import WORKING, Execution, Order, OrderStatus, Trader, Turn
+from traders.sequencing import Lease, LeaseKeeper, turn_acquire, turn_release
 
 logger = logging.getLogger(__name__)
 
-# A leg still "Sending" after this long, seen by a task that is not a redelivery, is presumed
-# abandoned (the broker client's own retries end well before).
-SENDING_STALE_AFTER = timedelta(seconds=30)
-MAX_ATTEMPTS = 6
-FINAL_ORDER_STATUSES = {
-    "Filled",
-    "Canceled",
-    "Rejected",
-    "Expired",
-    "Completed",
-    "Failed",
-    "Skipped",
-}
-
-_ORDER_TYPES = {"market": "Market", "limit": "Limit", "stop": "Stop", "stop_limit": "StopLimit"}
+S = OrderStatus
+X = Execution.Status
+Role = Order.Role
+DRAIN_BUDGET_SECONDS = 25.0  # then the turn is handed on (the task's soft limit is 60 s)
+MAX_RESENDS = 3
 
 
-class RetryLater(Exception):
-    """Temporary: the broker did not answer, or another worker holds the leg."""
-
-    def __init__(self, message: str, countdown: float = 2.0):
-        super().__init__(message)
-        self.countdown = countdown
+class Deferred(Exception):
+    def __init__(self, retry_at):
+        super().__init__(f"deferred until {retry_at}")
+        self.retry_at = retry_at
 
 
-# --- broker clients, one per connection per process ----------------------------------------------
-
-_brokers: dict[tuple[int, Any], Broker] = {}
-_brokers_lock = threading.Lock()
+# --- enqueueing ---------------------------------------------------------------------------------
 
 
-def broker_for(connection) -> Broker:
-    """The broker client of a connection, reused by every task of this process (its HTTP session
-    and cached access token stay warm). Rebuilt when the connection is edited."""
-    key = (connection.pk, connection.updated_at)
-    broker = _brokers.get(key)
-    if broker is None:
-        with _brokers_lock:
-            broker = _brokers.get(key)
-            if broker is None:
-                for old in [k for k in _brokers if k[0] == connection.pk]:
-                    _brokers.pop(old, None)
-                broker = _brokers[key] = get_broker(connection)
-    return broker
+def _send_run(execution_id: int, *, countdown: float | None = None) -> None:
+    # By name: the task module imports this one.
+    enqueue("traders.run_execution", execution_id, countdown=countdown)
 
 
-# --- client order ids -----------------------------------------------------------------------------
+def execution_enqueue(execution_id: int, *, countdown: float | None = None) -> None:
+    """Queue ``run_execution`` after commit; a Redis outage is logged, the sweeper retries."""
 
-
-def cl_ord_id_for(*, signal: Signal, trader: Trader, leg: str) -> str:
-    """Deterministic per (signal, trader, leg); the digest keeps ids unique across databases that
-    reuse primary keys against the same broker (a reset demo, the test suite)."""
-    digest = hashlib.sha256(
-        f"{signal.pk}|{signal.received_at.isoformat()}|{trader.pk}|{trader.created_at.isoformat()}".encode()
-    ).hexdigest()[:8]
-    return f"jt{signal.pk}-{trader.pk}-{leg}-{digest}"
-
-
-# --- exits ---------------------------------------------------------------------------------------
-
-
-def _exit(value, unit: str) -> planning.Exit | None:
-    if value is None:
-        return None
-    value = Decimal(value)
-    if value <= 0:
-        return None
-    return planning.Exit(value=value, unit=unit or "ticks")
-
-
-def exits_for(*, trader: Trader, strategy: Strategy, intent: Intent | None):
-    """Take profit, stop loss and trailing stop of an entry: the trader's override first, then the
-    alert's own, then the strategy's."""
-
-    def from_alert(spec, strategy_unit):
-        if spec is None:
-            return None
-        return _exit(spec.value, spec.unit or strategy_unit)
-
-    tp = (
-        _exit(trader.take_profit_override, trader.take_profit_override_unit)
-        or (intent and from_alert(intent.take_profit, strategy.take_profit_unit))
-        or _exit(strategy.take_profit, strategy.take_profit_unit)
-    )
-    sl = (
-        _exit(trader.stop_loss_override, trader.stop_loss_override_unit)
-        or (intent and from_alert(intent.stop_loss, strategy.stop_loss_unit))
-        or _exit(strategy.stop_loss, strategy.stop_loss_unit)
-    )
-    trail = (intent and from_alert(intent.trailing_stop, strategy.trailing_stop_unit)) or _exit(
-        strategy.trailing_stop, strategy.trailing_stop_unit
-    )
-    return tp or None, sl or None, trail or None
-
-
-# --- planning a signal for one trader -------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    status: str  # "placed" | "skipped" | "failed" | "nothing"
-    message: str = ""
-
-
-def _position(broker: Broker, account_id: int, symbol: str) -> int:
-    for p in broker.positions(account_id):
-        if p.symbol == symbol:
-            return p.net_pos
-    return 0
-
-
-def _entry_blocked(trader: Trader, now) -> str:
-    today = risk.trading_day(now)
-    if risk.is_disabled_for_day(disabled_until=trader.disabled_until, today=today):
-        return trader.disabled_reason or "the trader is disabled for the rest of the day"
-    if not risk.in_session(
-        now=now,
-        start=trader.session_start,
-        end=trader.session_end,
-        days=trader.session_days,
-        timezone=trader.session_timezone,
-    ):
-        return "outside the trader's allowed session"
-    if trader.pnl_date == today:
-        hit = risk.daily_limit_hit(
-            pnl=trader.today_pnl,
-            loss_limit=trader.daily_loss_limit,
-            profit_target=trader.daily_profit_target,
-        )
-        if hit:
-            return f"the daily {'loss limit' if hit == 'loss' else 'profit target'} is reached"
-    return ""
-
-
-def _reference_price(*, broker: Broker, intent: Intent, signal: Signal, symbol: str, side: int):
-    for value in (intent.limit_price, intent.stop_price, intent.price, signal.price):
-        if value is not None:
-            return Decimal(value)
-    quote = broker.quote(symbol)
-    price = (quote.ask if side > 0 else quote.bid) or quote.last or quote.mid
-    if price is None:
-        raise BrokerError(f"No price for {symbol} to compute the bracket from.")
-    return price
-
-
-def _plan_signal(*, trader: Trader, signal: Signal, broker: Broker) -> list[Order]:
-    """Decide and write the legs for this (signal, trader); [] when there is nothing to send."""
-    strategy = trader.strategy
-    intent = Intent.from_dict(signal.intent or {})
-    symbol_text = signal.contract or intent.symbol or signal.symbol or strategy.default_symbol
-    try:
-        contract = resolve_symbol(symbol_text)
-    except UnknownSymbol as exc:
-        trader_log(
-            trader,
-            StrategyLog.Kind.ERROR,
-            f"Cannot trade {symbol_text!r}: {exc}",
-            signal_id=signal.pk,
-        )
-        return []
-    symbol = contract.name
-    account_id = trader.broker_account.external_id
-    now = timezone.now()
-
-    if intent.action == "cancel":
-        cancelled = _cancel_working(trader=trader, broker=broker, symbol=symbol)
-        trader_log(
-            trader,
-            StrategyLog.Kind.ORDER,
-            f"Cancel: {cancelled} working order(s) of {symbol} cancelled.",
-            signal_id=signal.pk,
-        )
-        return []
-
-    current = _position(broker, account_id, symbol)
-    quantity = planning.scaled_quantity(
-        alert_quantity=intent.quantity,
-        strategy_quantity=strategy.quantity,
-        from_alert=strategy.sizing == Strategy.Sizing.SIGNAL,
-        multiplier=trader.multiplier,
-        max_contracts=trader.max_contracts,
-    )
-    target, why = planning.target_position(
-        intent=intent,
-        current=current,
-        quantity=quantity,
-        multiplier=trader.multiplier,
-        max_contracts=trader.max_contracts,
-        close_only=strategy.opposite_signal == Strategy.OppositeSignal.CLOSE_ONLY,
-        from_alert=strategy.sizing == Strategy.Sizing.SIGNAL,
-    )
-    if target is None:
-        trader_log(trader, StrategyLog.Kind.INFO, f"Nothing to do: {why}.", signal_id=signal.pk)
-        return []
-    blocked = _entry_blocked(trader, now)
-    if blocked:
-        increases = abs(target) > abs(current) or (
-            target and current and (target > 0) != (current > 0)
-        )
-        if increases:
-            if current and target and (target > 0) != (current > 0):
-                target, why = 0, f"entry blocked ({blocked}); closing only"
-            else:
-                trader_log(
-                    trader,
-                    StrategyLog.Kind.FILTERED,
-                    f"Entry skipped: {blocked}.",
-                    signal_id=signal.pk,
-                )
-                return []
-    plan = planning.plan_orders(current=current, target=target)
-    if not plan.legs:
-        _set_expected(trader, symbol, target, signal=signal)
-        trader_log(
-            trader,
-            StrategyLog.Kind.INFO,
-            f"Already at {target:+d} {symbol}: no order.",
-            signal_id=signal.pk,
-        )
-        return []
-
-    order_type = _ORDER_TYPES.get(intent.order_type or "market", "Market")
-    rows: list[tuple[Order, list[Order]]] = []
-    for leg in plan.legs:
-        tag = {"flatten": "flat", "entry": "in", "exit": "out"}[leg.role]
-        cl = cl_ord_id_for(signal=signal, trader=trader, leg=tag)
-        base = dict(
-            user_id=trader.user_id,
-            trader=trader,
-            broker_account_id=trader.broker_account_id,
-            signal=signal,
-            symbol=symbol,
-            status="Planned",
-        )
-        if leg.role == "flatten":
-            if _has_working_exits(trader, symbol):
-                # Brackets are working: liquidate cancels them and closes in one call.
-                rows.append(
-                    (
-                        Order(
-                            cl_ord_id=cl,
-                            role=Order.Role.FLATTEN,
-                            action="",
-                            quantity=abs(current),
-                            order_type="Liquidate",
-                            **base,
-                        ),
-                        [],
-                    )
-                )
-            else:
-                # Nothing of ours is working: a plain closing order, idempotent by its id.
-                rows.append(
-                    (
-                        Order(
-                            cl_ord_id=cl,
-                            role=Order.Role.EXIT,
-                            action="Sell" if current > 0 else "Buy",
-                            quantity=abs(current),
-                            order_type="Market",
-                            **base,
-                        ),
-                        [],
-                    )
-                )
-            continue
-        parent = Order(
-            cl_ord_id=cl,
-            role=Order.Role.ENTRY if leg.role == "entry" else Order.Role.EXIT,
-            action=leg.action,
-            quantity=leg.qty,
-            order_type=order_type if leg.role == "entry" else "Market",
-            price=intent.limit_price
-            if leg.role == "entry" and order_type in ("Limit", "StopLimit")
-            else None,
-            stop_price=intent.stop_price
-            if leg.role == "entry" and order_type in ("Stop", "StopLimit")
-            else None,
-            **base,
-        )
-        children: list[Order] = []
-        if leg.with_bracket:
-            tp, sl, trail = exits_for(trader=trader, strategy=strategy, intent=intent)
-            if tp or sl or trail:
-                side = 1 if leg.action == "Buy" else -1
-                entry = _reference_price(
-                    broker=broker, intent=intent, signal=signal, symbol=symbol, side=side
-                )
-                prices = planning.bracket_prices(
-                    side=side,
-                    entry=entry,
-                    tick_size=contract.tick_size,
-                    point_value=contract.point_value,
-                    take_profit=tp,
-                    stop_loss=sl,
-                    trailing_stop=trail,
-                )
-                other = "Sell" if leg.action == "Buy" else "Buy"
-                if prices.take_profit is not None:
-                    children.append(
-                        Order(
-                            cl_ord_id=f"{cl}-tp",
-                            role=Order.Role.TAKE_PROFIT,
-                            action=other,
-                            quantity=leg.qty,
-                            order_type="Limit",
-                            price=prices.take_profit,
-                            **base,
-                        )
-                    )
-                if prices.trailing_stop is not None and prices.stop_loss is None:
-                    children.append(
-                        Order(
-                            cl_ord_id=f"{cl}-sl",
-                            role=Order.Role.STOP_LOSS,
-                            action=other,
-                            quantity=leg.qty,
-                            order_type="TrailingStop",
-                            stop_price=prices.trailing_stop,
-                            **base,
-                        )
-                    )
-                elif prices.stop_loss is not None:
-                    children.append(
-                        Order(
-                            cl_ord_id=f"{cl}-sl",
-                            role=Order.Role.STOP_LOSS,
-                            action=other,
-                            quantity=leg.qty,
-                            order_type="Stop",
-                            stop_price=prices.stop_loss,
-                            **base,
-                        )
-                    )
-        rows.append((parent, children))
-    # The first leg is written already claimed ("Sending"): this run sends it right away.
-    first = rows[0][0]
-    first.status, first.sent_at = "Sending", timezone.now()
-    try:
-        with transaction.atomic():
-            parents = []
-            for parent, children in rows:
-                parent.save(force_insert=True)
-                parent._fresh = True
-                parent._children = children
-                parents.append(parent)
-                for child in children:
-                    child.parent = parent
-                if children:
-                    Order.objects.bulk_create(children)
-            _set_expected(trader, symbol, target, signal=signal)
-    except IntegrityError:
-        # Another run of this same (signal, trader) wrote the plan first: it owns the sending.
-        return []
-    # One log line per leg; the first says why (written after the send, off the critical path).
-    parents[
-        0
-    ]._intro = (
-        f"Signal #{signal.pk} ({intent.describe()}): {current:+d} → {target:+d} {symbol} ({why})"
-    )
-    return parents
-
-
-STATUS_WORDS = {
-    "PendingNew": "accepted by the broker",
-    "Working": "working at the broker",
-    "Filled": "filled",
-    "Completed": "filled",
-    "Canceled": "canceled",
-    "Rejected": "rejected",
-    "Expired": "expired",
-}
-
-
-def status_words(status: str) -> str:
-    """A broker order status as a trader reads it in the log ("accepted by the broker")."""
-    return STATUS_WORDS.get(status, status)
-
-
-def _with_intro(order: Order, message: str) -> str:
-    intro = getattr(order, "_intro", "")
-    return f"{intro} — {message}" if intro else message
-
-
-def _has_working_exits(trader: Trader, symbol: str) -> bool:
-    return Order.objects.filter(
-        trader=trader,
-        symbol=symbol,
-        role__in=[Order.Role.TAKE_PROFIT, Order.Role.STOP_LOSS],
-        status__in=["Working", "Suspended", "PendingNew", "PendingReplace", "Planned", "Sending"],
-    ).exists()
-
-
-def _set_expected(trader: Trader, symbol: str, target: int, *, signal: Signal | None = None):
-    expected = dict(trader.expected_positions or {})
-    expected[symbol] = target
-    trader.expected_positions = expected
-    fields = {"expected_positions": expected}
-    if signal is not None:
-        trader.last_signal_id = signal.pk
-        trader.last_signal_at = signal.received_at
-        fields.update(last_signal_id=signal.pk, last_signal_at=signal.received_at)
-    Trader.objects.filter(pk=trader.pk).update(**fields)
-
-
-def _cancel_working(*, trader: Trader, broker: Broker, symbol: str) -> int:
-    working = Order.objects.filter(
-        trader=trader,
-        symbol=symbol,
-        broker_order_id__isnull=False,
-        status__in=["Working", "PendingNew", "Suspended", "PendingReplace"],
-    )
-    count = 0
-    for order in working:
+    def send():
+        if settings.TEST_FAULT == "kill_before_fan_out":
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash between the commit and the enqueue
         try:
-            broker.cancel(order.broker_order_id)
-            count += 1
-            Order.objects.filter(pk=order.pk).update(status="Canceled")
-        except OrderRejected:
-            pass  # already final at the broker; the stream brings its true state
-    return count
+            _send_run(execution_id, countdown=countdown)
+        except Exception:  # noqa: BLE001 - the row is stored: the sweeper enqueues it again
+            logger.warning("execution %s not enqueued; the sweeper will", execution_id)
+
+    transaction.on_commit(send)
 
 
-# --- sending ------------------------------------------------------------------------------------
-
-
-def _claim(order: Order, *, redelivered: bool) -> bool:
-    now = timezone.now()
-    stale = Q(status="Sending") & (
-        Q(sent_at__lt=now - SENDING_STALE_AFTER) | Q(sent_at__isnull=True)
-    )
-    if redelivered:
-        stale = Q(status="Sending")
-    claimed = (
-        Order.objects.filter(pk=order.pk)
-        .filter(Q(status="Planned") | stale)
-        .update(status="Sending", sent_at=now)
-    )
-    if claimed:
-        order.sent_at = now
-    return bool(claimed)
-
-
-def _record_placed(order: Order, children: list[Order], placed, *, trader: Trader | None) -> None:
-    now = timezone.now()
-    order.broker_order_id = placed.order_id
-    order.status = placed.status or "PendingNew"
-    order.accepted_at = now
-    if order.status == "Filled":
-        order.filled_qty = order.quantity
-    Order.objects.filter(pk=order.pk).update(
-        broker_order_id=order.broker_order_id,
-        status=order.status,
-        accepted_at=now,
-        filled_qty=order.filled_qty,
-    )
-    ids = {
-        Order.Role.TAKE_PROFIT: placed.take_profit_order_id,
-        Order.Role.STOP_LOSS: placed.stop_loss_order_id,
-    }
-    for child in children:
-        child.broker_order_id = ids.get(child.role)
-        child.status = "Working" if child.broker_order_id else "Failed"
-        child.accepted_at = now
-    if children:
-        Order.objects.bulk_update(children, ["broker_order_id", "status", "accepted_at"])
-    # One event for the entry and its bracket: pages redraw the group, and each event costs the
-    # worker a round trip to the channel layer.
-    payload = order_payload(order)
-    payload["brackets"] = [order_payload(c) for c in children]
-    emit(order.user_id, "order", payload)
-    if trader is not None:
-        exits = " · ".join(
-            f"{'TP' if c.role == Order.Role.TAKE_PROFIT else 'SL'} "
-            f"{(c.price if c.role == Order.Role.TAKE_PROFIT else c.stop_price).normalize():f}"
-            for c in children
-        )
-        kind = {
-            Order.Role.ENTRY: StrategyLog.Kind.ENTRY,
-            Order.Role.EXIT: StrategyLog.Kind.EXIT,
-            Order.Role.MANUAL: StrategyLog.Kind.ORDER,
-        }.get(order.role, StrategyLog.Kind.ORDER)
-        trader_log(
-            trader,
-            kind,
-            _with_intro(
-                order,
-                f"{order.action} {order.quantity} {order.symbol} {order.order_type} on "
-                f"{trader.broker_account.name}: {status_words(order.status)} "
-                f"(order {order.broker_order_id})" + (f" · {exits}" if exits else ""),
-            ),
-            signal_id=order.signal_id,
-            data={
-                "order_id": order.pk,
-                "broker_order_id": order.broker_order_id,
-                "cl_ord_id": order.cl_ord_id,
-            },
-        )
-
-
-def _record_failure(
-    order: Order,
-    children: list[Order],
+def execution_create(
     *,
-    status: str,
-    reason: str,
-    text: str,
-    trader: Trader | None,
-    message: str,
-) -> None:
-    order.status, order.reject_reason, order.text = status, reason[:60], text
-    Order.objects.filter(pk=order.pk).update(status=status, reject_reason=reason[:60], text=text)
-    for child in children:
-        child.status = "Canceled"
-        Order.objects.filter(pk=child.pk).update(
-            status="Canceled", text="Not sent: the entry was not placed."
-        )
-    emit(order.user_id, "order", order_payload(order))
-    if trader is not None:
-        trader_log(
-            trader,
-            StrategyLog.Kind.ERROR,
-            _with_intro(order, message),
-            signal_id=order.signal_id,
-            data={
-                "order_id": order.pk,
-                "reason": reason,
-                "text": text,
-                "cl_ord_id": order.cl_ord_id,
-            },
-        )
-
-
-def _send_leg(
-    *,
-    broker: Broker,
-    account_id: int,
-    order: Order,
-    children: list[Order],
-    later: list[Order],
-    trader: Trader | None,
-    redelivered: bool,
-    final: bool,
-) -> str:
-    """Send one leg; returns "ok" or "failed" (raises RetryLater for temporary trouble)."""
-    fresh_first = getattr(order, "_fresh", False) and order.status == "Sending"
-    was_sending = order.status == "Sending" and not fresh_first
-    if not fresh_first and not _claim(order, redelivered=redelivered):
-        fresh = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
-        if fresh and fresh not in ("Planned", "Sending"):
-            return "ok" if fresh not in ("Rejected", "Failed") else "failed"
-        raise RetryLater("another worker is sending this order", countdown=3)
-    if was_sending:
-        # A previous run was cut short mid-call: what did the broker receive?
-        if order.role == Order.Role.FLATTEN:
-            for nxt in later:
-                if nxt.cl_ord_id and broker.order_by_cl_ord_id(nxt.cl_ord_id):
-                    Order.objects.filter(pk=order.pk).update(status="Completed")
-                    order.status = "Completed"
-                    return "ok"
-        else:
-            existing = broker.order_by_cl_ord_id(order.cl_ord_id)
-            if existing is not None:
-                _record_existing(order, children, existing, broker=broker, trader=trader)
-                return "ok"
-    try:
-        if order.role == Order.Role.FLATTEN:
-            broker.flatten(account_id, order.symbol)
-            order.status = "Completed"
-            order.accepted_at = timezone.now()
-            Order.objects.filter(pk=order.pk).update(
-                status="Completed", accepted_at=order.accepted_at
-            )
-            emit(order.user_id, "order", order_payload(order))
-            if trader is not None:
-                trader_log(
-                    trader,
-                    StrategyLog.Kind.EXIT,
-                    _with_intro(
-                        order,
-                        f"Flatten {order.symbol} on {trader.broker_account.name} "
-                        f"(was {order.quantity} contract(s)).",
-                    ),
-                    signal_id=order.signal_id,
-                    data={"order_id": order.pk},
-                )
-            return "ok"
-        tp = next((c for c in children if c.role == Order.Role.TAKE_PROFIT), None)
-        sl = next((c for c in children if c.role == Order.Role.STOP_LOSS), None)
-        common = dict(
-            account_id=account_id,
-            symbol=order.symbol,
-            action=order.action,
-            qty=order.quantity,
-            order_type=order.order_type,
-            price=order.price,
-            stop_price=order.stop_price,
-            cl_ord_id=order.cl_ord_id,
-            text=f"JustTrades {order.get_role_display()}"[:64],
-        )
-        if children:
-            placed = broker.place_bracket(
-                take_profit=tp.price if tp else None,
-                stop_loss=sl.stop_price if sl and sl.order_type == "Stop" else None,
-                trailing_stop=sl.stop_price if sl and sl.order_type == "TrailingStop" else None,
-                **common,
-            )
-        else:
-            placed = broker.place_order(**common)
-    except OrderRejected as exc:
-        _record_failure(
-            order,
-            children,
-            status="Rejected",
-            reason=exc.reason,
-            text=exc.text,
-            trader=trader,
-            message=f"Broker rejected {order.action} {order.quantity} {order.symbol}: "
-            f"{exc.reason}" + (f" — {exc.text}" if exc.text else ""),
-        )
-        return "failed"
-    except (CaptchaRequired, AuthenticationFailed) as exc:
-        _record_failure(
-            order,
-            children,
-            status="Failed",
-            reason=type(exc).__name__,
-            text=str(exc),
-            trader=trader,
-            message=f"Order not placed on "
-            f"{trader.broker_account.name if trader else 'the account'}: {exc}",
-        )
-        return "failed"
-    except (BrokerUnavailable, RateLimited) as exc:
-        existing = None
-        if order.role != Order.Role.FLATTEN:
-            try:
-                existing = broker.order_by_cl_ord_id(order.cl_ord_id)
-            except BrokerError:
-                existing = None
-        if existing is not None:
-            _record_existing(order, children, existing, broker=broker, trader=trader)
-            return "ok"
-        if final:
-            _record_failure(
-                order,
-                children,
-                status="Failed",
-                reason=type(exc).__name__,
-                text=str(exc),
-                trader=trader,
-                message=f"Order not placed after {MAX_ATTEMPTS} attempts: {exc}",
-            )
-            return "failed"
-        Order.objects.filter(pk=order.pk).update(status="Planned")
-        countdown = getattr(exc, "retry_after", None) or 2.0
-        raise RetryLater(str(exc), countdown=min(float(countdown), 60.0)) from exc
-    except (BrokerError, ValueError) as exc:
-        _record_failure(
-            order,
-            children,
-            status="Failed",
-            reason=type(exc).__name__,
-            text=str(exc),
-            trader=trader,
-            message=f"Order not placed: {exc}",
-        )
-        return "failed"
-    _record_placed(order, children, placed, trader=trader)
-    return "ok"
-
-
-def _record_existing(order, children, existing, *, broker: Broker, trader) -> None:
-    """The broker already has this order (a previous run placed it): adopt it, and its bracket."""
-    from accounts.brokers.base import PlacedOrder
-
-    tp_id = sl_id = None
-    for child in children:
-        found = broker.order_by_cl_ord_id(child.cl_ord_id) if child.cl_ord_id else None
-        if found is not None:
-            if child.role == Order.Role.TAKE_PROFIT:
-                tp_id = found.id
-            else:
-                sl_id = found.id
-    placed = PlacedOrder(
-        order_id=existing.id,
-        cl_ord_id=existing.cl_ord_id,
-        status=existing.status,
-        take_profit_order_id=tp_id,
-        stop_loss_order_id=sl_id,
-        duplicate=True,
+    user_id: int,
+    account: BrokerAccount,
+    root: str,
+    kind: str,
+    instruction: dict[str, Any],
+    trader: Trader | None = None,
+    signal: Signal | None = None,
+    request_key: str | None = None,
+) -> Execution:
+    """Write one execution (inside the caller's transaction) and queue it after commit."""
+    execution = Execution.objects.create(
+        user_id=user_id,
+        broker_account=account,
+        root=root,
+        kind=kind,
+        instruction=instruction,
+        trader=trader,
+        signal=signal,
+        request_key=request_key,
     )
-    _record_placed(order, children, placed, trader=trader)
+    execution_enqueue(execution.pk)
+    return execution
 
 
-def run_legs(
-    *,
-    trader: Trader | None,
-    account,
-    legs: list[Order],
-    redelivered: bool = False,
-    final: bool = False,
-) -> str:
-    """Send the planned legs in order (stopping at the first failure)."""
-    broker = broker_for(account.connection)
-    children_of: dict[int, list[Order]] = {}
-    if all(hasattr(leg, "_children") for leg in legs):
-        children_of = {leg.pk: leg._children for leg in legs}  # just planned: no query
-    else:
-        for child in Order.objects.filter(parent__in=[leg.pk for leg in legs]).order_by("id"):
-            children_of.setdefault(child.parent_id, []).append(child)
-    outcome = "ok"
-    for i, order in enumerate(legs):
-        if order.status not in ("Planned", "Sending"):
-            if order.status in ("Rejected", "Failed"):
-                outcome = "failed"
-                break
-            continue
-        result = _send_leg(
-            broker=broker,
-            account_id=account.external_id,
-            order=order,
-            children=children_of.get(order.pk, []),
-            later=legs[i + 1 :],
-            trader=trader,
-            redelivered=redelivered,
-            final=final,
+def executions_skip_entries(*, q: Q, reason: str) -> int:
+    """A stop is a stop: pending entries (and their unsent orders) of whatever ``q`` selects
+    are skipped, atomically with the switch, Flatten or limit that stopped them."""
+    skipped = 0
+    with transaction.atomic():
+        pending = Execution.objects.filter(q, status=X.PENDING).select_for_update()
+        for ex in pending:
+            if _is_exit(ex):
+                continue
+            Execution.objects.filter(pk=ex.pk, status=X.PENDING).update(
+                status=X.SKIPPED, reason=reason[:500], finished_at=timezone.now()
+            )
+            skipped += 1
+        Order.objects.filter(
+            status=S.PLANNED,
+            role__in=[Role.ENTRY, Role.MANUAL],
+            execution__in=Execution.objects.filter(q),
+        ).update(status=S.SKIPPED, text=f"Not sent: {reason}"[:500])
+    return skipped
+
+
+def _is_exit(execution: Execution) -> bool:
+    if execution.kind == Execution.Kind.FLATTEN:
+        return True
+    if execution.kind == Execution.Kind.MANUAL:
+        return execution.instruction.get("action") == "close"
+    if execution.kind == Execution.Kind.SIGNAL:
+        d = execution.instruction.get("decision") or {}
+        return d.get("kind") in (dec.EXIT, dec.CANCEL) or (
+            d.get("kind") == dec.TARGET and d.get("target") == 0
         )
-        if result == "failed":
-            outcome = "failed"
-            rest = [leg.pk for leg in legs[i + 1 :] if leg.status == "Planned"]
-            if rest:
-                Order.objects.filter(Q(pk__in=rest) | Q(parent__in=rest)).update(
-                    status="Skipped", text="Not sent: an earlier order of this signal failed."
-                )
+    return True
+
+
+# --- the turn's loop ------------------------------------------------------------------------------
+
+
+def execution_run(*, execution_id: int) -> str:
+    """Run ``execution_id`` in its account's turn (with every earlier one of that turn)."""
+    execution = Execution.objects.filter(pk=execution_id).first()
+    if execution is None or execution.is_final:
+        return "done"
+    lease = turn_acquire(account_id=execution.broker_account_id, root=execution.root)
+    if lease is None:
+        return "busy"  # the holder drains the queue; the sweeper backs that up
+    with LeaseKeeper(lease), deferred_events():
+        try:
+            outcome = _drain(lease)
+            drift.product_drift_judge(account_id=lease.account_id, root=lease.root)
+            return outcome
+        finally:
+            turn_release(lease)
+            _hand_on(lease)
+
+
+def _queue(account_id: int, root: str):
+    return Execution.objects.filter(
+        broker_account_id=account_id, root=root, status__in=[X.PENDING, X.RUNNING]
+    ).order_by("id")
+
+
+def _drain(lease: Lease) -> str:
+    started = time.monotonic()
+    outcome = "idle"
+    while lease.held and time.monotonic() - started < DRAIN_BUDGET_SECONDS:
+        head = _queue(lease.account_id, lease.root).first()
+        if head is None:
             break
-        if order.role == Order.Role.EXIT and trader is not None and i == len(legs) - 1:
-            keep = abs(int((trader.expected_positions or {}).get(order.symbol, 0)))
-            _trim_brackets(trader=trader, broker=broker, symbol=order.symbol, keep=keep)
-    if outcome == "failed" and trader is not None:
-        _resync_expected(trader=trader, broker=broker, symbol=legs[0].symbol)
+        if head.not_before and head.not_before > timezone.now():
+            execution_enqueue(head.pk, countdown=(head.not_before - timezone.now()).total_seconds())
+            return "deferred"
+        try:
+            outcome = _run_one(head, lease)
+        except placement.TurnLost:
+            return "lost"
+        except Deferred as exc:
+            _defer(head, exc.retry_at)
+            return "deferred"
+        except (RateLimited, BrokerUnavailable) as exc:
+            _defer(head, _broker_retry_at(head, exc))
+            return "deferred"
+        except BrokerError as exc:  # the login refused, an answer we cannot read: stop here
+            outcome = _broker_refused(head, exc)
     return outcome
 
 
-def _trim_brackets(*, trader: Trader, broker: Broker, symbol: str, keep: int) -> None:
-    """After a partial exit, shrink the working take profit / stop loss orders (newest entry
-    first) so together they never cover more than the ``keep`` contracts still held; a bracket
-    left bigger than the position would open a new one in the other direction when it fires."""
-    working = list(
-        Order.objects.filter(
-            trader=trader,
-            symbol=symbol,
-            role__in=[Order.Role.TAKE_PROFIT, Order.Role.STOP_LOSS],
-            status__in=["Working", "Suspended", "PendingNew", "PendingReplace"],
-            broker_order_id__isnull=False,
-        ).order_by("-parent_id", "id")
+def _defer(execution: Execution, retry_at) -> None:
+    Execution.objects.filter(pk=execution.pk).update(status=X.PENDING, not_before=retry_at)
+    execution_enqueue(execution.pk, countdown=max(0.2, (retry_at - timezone.now()).total_seconds()))
+
+
+def _in_seconds(moment) -> str:
+    """ "in 3 s": a wait said without a clock, so the line reads right in every time zone."""
+    return f"in {max(0, round((moment - timezone.now()).total_seconds()))} s"
+
+
+def _broker_retry_at(execution: Execution, exc: BrokerError):
+    """The broker did not answer a read (or asked us to wait): the execution waits its turn
+    again; nothing was sent. Said once on the timeline, not on every retry."""
+    wait = getattr(exc, "retry_after", None) or 3.0
+    retry_at = timezone.now() + timedelta(seconds=float(wait))
+    logger.warning("execution %s deferred: %s", execution.pk, exc.message)
+    if execution.attempts <= 1:
+        _execution_line(
+            execution,
+            events.Kind.ERROR,
+            f"The broker did not answer ({exc.message}): retrying {_in_seconds(retry_at)}.",
+            event=Event.ORDER_FAILED,
+        )
+    return retry_at
+
+
+def _broker_refused(execution: Execution, exc: BrokerError) -> str:
+    """The broker refused us before any order went out (a wrong password, a CAPTCHA): the
+    execution fails where the trader sees it; its unsent orders are skipped."""
+    Order.objects.filter(execution=execution, status=S.PLANNED).update(
+        status=S.SKIPPED, text=f"Not sent: {exc.message}"[:500]
     )
-    by_entry: dict[int, list[Order]] = {}
-    for child in working:
-        by_entry.setdefault(child.parent_id, []).append(child)
-    remaining = keep
-    for kids in by_entry.values():
-        size = max(k.quantity for k in kids)
-        new_size = min(size, remaining)
-        remaining -= new_size
-        if new_size == size:
-            continue
-        for kid in kids:
-            try:
-                if new_size == 0:
-                    broker.cancel(kid.broker_order_id)
-                    kid.status = "Canceled"
-                else:
-                    broker.modify(kid.broker_order_id, qty=new_size)
-                    kid.quantity = new_size
-            except OrderRejected:
-                continue  # already final at the broker: the stream brings its true state
-            except BrokerError as exc:
-                trader_log(
-                    trader,
-                    StrategyLog.Kind.ERROR,
-                    f"Could not resize the {kid.get_role_display().lower()} "
-                    f"{kid.broker_order_id} to {new_size}: {exc}",
-                )
-                continue
-            kid.save(update_fields=["status", "quantity", "updated_at"])
+    _execution_line(
+        execution,
+        events.Kind.ERROR,
+        f"Nothing sent to the broker: {exc.message}",
+        event=Event.ORDER_FAILED,
+        data={"execution_id": execution.pk},
+    )
+    return _finish(execution, X.FAILED, exc.message)
 
 
-def _resync_expected(*, trader: Trader, broker: Broker, symbol: str) -> None:
-    try:
-        held = _position(broker, trader.broker_account.external_id, symbol)
-    except BrokerError:
+def _execution_line(
+    execution: Execution, kind: str, message: str, *, event=None, data=None, trader=None
+) -> None:
+    """A timeline line of ``execution``: its trader's when it has one, else its owner's."""
+    if trader is None and execution.trader_id:
+        trader = Trader.objects.select_related("strategy").filter(pk=execution.trader_id).first()
+    if trader is not None:
+        events.trader_line(
+            trader, kind, message, event=event, signal=execution.signal_id, data=data
+        )
+    else:
+        events.account_line(execution.user_id, kind, message, event=event, data=data)
+
+
+def _hand_on(lease: Lease) -> None:
+    """Work left in the queue (the drain's time budget ran out): queue its head now."""
+    head = (
+        _queue(lease.account_id, lease.root)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=timezone.now()))
+        .first()
+    )
+    if head is not None:
+        try:
+            _send_run(head.pk)
+        except Exception:  # noqa: BLE001
+            logger.warning("execution %s not handed on; the sweeper will", head.pk)
+
+
+# --- one execution ------------------------------------------------------------------------------
+
+
+class Context:
+    """What one execution works with, loaded once."""
+
+    def __init__(self, execution: Execution, lease: Lease):
+        self.execution = execution
+        self.lease = lease
+        self.account = BrokerAccount.objects.select_related("connection").get(
+            pk=execution.broker_account_id
+        )
+        self.connection = self.account.connection
+        self.broker: Broker = broker_for(self.connection)
+        self.trader = (
+            Trader.objects.select_related("strategy", "broker_account__connection")
+            .filter(pk=execution.trader_id)
+            .first()
+        )
+        self.signal = (
+            Signal.objects.filter(pk=execution.signal_id).first() if execution.signal_id else None
+        )
+
+
+def _start(execution: Execution) -> bool:
+    return bool(
+        Execution.objects.filter(pk=execution.pk, status__in=[X.PENDING, X.RUNNING]).update(
+            status=X.RUNNING,
+            started_at=execution.started_at or timezone.now(),
+            attempts=execution.attempts + 1,
+        )
+    )
+
+
+def _finish(execution: Execution, status: str, reason: str = "", **result: Any) -> str:
+    Execution.objects.filter(pk=execution.pk).update(
+        status=status,
+        reason=reason[:2000],
+        result={**(execution.result or {}), **result},
+        finished_at=timezone.now(),
+        not_before=None,
+    )
+    execution.status = status
+    _signal_settle(execution.signal_id)
+    return status
+
+
+def _signal_settle(signal_id: int | None) -> None:
+    """A processed signal is done when every execution of it is done, skipped or failed."""
+    if not signal_id:
         return
-    _set_expected(trader, symbol, held)
-    publish_trader(trader)
+    if Execution.objects.filter(signal_id=signal_id, status__in=[X.PENDING, X.RUNNING]).exists():
+        return
+    signal_mark_executed(signal_id)
 
 
-def trader_execute_signal(
-    *, trader_id: int, signal_id: int, redelivered: bool = False, final: bool = False
-) -> str:
-    """Place (or finish placing) the orders of one signal for one trader. Safe to run again."""
-    with deferred_events():
-        return _execute(
-            trader_id=trader_id, signal_id=signal_id, redelivered=redelivered, final=final
+def _overtaken_by(execution: Execution) -> Execution | None:
+    """A later execution of the account and product that already ran, if any: this one comes
+    back after it (its first run was cut short and something else took the account's turn)."""
+    return (
+        Execution.objects.filter(
+            broker_account_id=execution.broker_account_id,
+            root=execution.root,
+            pk__gt=execution.pk,
+            status=X.DONE,
         )
+        .order_by("-pk")
+        .first()
+    )
 
 
-def _execute(*, trader_id: int, signal_id: int, redelivered: bool, final: bool) -> str:
-    try:
-        trader = Trader.objects.select_related("strategy", "broker_account__connection").get(
-            pk=trader_id
+def _superseded(execution: Execution, later: Execution) -> bool:
+    """An entry, or an exit the later execution already covered (it ended flat), is moot now:
+    the later signal's target stands. An exit it did not cover still runs (flat means flat)."""
+    if not _is_exit(execution):
+        return True
+    return (later.result or {}).get("goal") == 0
+
+
+def _run_one(execution: Execution, lease: Lease) -> str:
+    if not _start(execution):
+        return "done"
+    execution.refresh_from_db()
+    ctx = Context(execution, lease)
+    later = _overtaken_by(execution)
+    if later is not None and _superseded(execution, later):
+        legs = list(execution.orders.filter(parent__isnull=True))
+        _settle_unknowns(ctx, legs)  # what it may have sent stays what the broker says it is
+        Order.objects.filter(execution=execution, status=S.PLANNED).update(
+            status=S.SKIPPED, text="Not sent: superseded by a later signal of this account."
         )
-        signal = Signal.objects.get(pk=signal_id)
-    except (Trader.DoesNotExist, Signal.DoesNotExist):
-        return "gone"
-    legs = list(
-        Order.objects.filter(
-            signal_id=signal_id, trader_id=trader_id, parent__isnull=True
-        ).order_by("id")
-    )
-    if not legs:
-        if not trader.enabled:
-            return "disabled"
-        broker = broker_for(trader.broker_account.connection)
-        try:
-            legs = _plan_signal(trader=trader, signal=signal, broker=broker)
-        except (BrokerUnavailable, RateLimited) as exc:
-            if final:
-                trader_log(
-                    trader,
-                    StrategyLog.Kind.ERROR,
-                    f"Signal #{signal.pk} not executed: the broker did not answer ({exc}).",
-                    signal_id=signal.pk,
-                )
-                return "failed"
-            raise RetryLater(str(exc), countdown=getattr(exc, "retry_after", None) or 2.0) from exc
-        except BrokerError as exc:
-            trader_log(
-                trader,
-                StrategyLog.Kind.ERROR,
-                f"Signal #{signal.pk} not executed: {exc}",
-                signal_id=signal.pk,
-            )
-            return "failed"
-        if not legs:
-            publish_trader(trader)
-            return "nothing"
-    result = run_legs(
-        trader=trader,
-        account=trader.broker_account,
-        legs=legs,
-        redelivered=redelivered,
-        final=final,
-    )
-    publish_trader(trader)
-    return result
-
-
-# --- manual actions (control center, risk, operators) --------------------------------------------
-
-
-def trader_flatten(*, trader: Trader, reason: str = "manual") -> list[str]:
-    """Cancel working orders and close every position the trader holds (its expected contracts,
-    and the account's open positions in the strategy's product). Returns the contracts closed."""
-    broker = broker_for(trader.broker_account.connection)
-    account_id = trader.broker_account.external_id
-    symbols = {s for s, q in (trader.expected_positions or {}).items() if q}
-    try:
-        root = resolve_symbol(trader.strategy.default_symbol).root
-    except UnknownSymbol:
-        root = None
-    for p in broker.positions(account_id):
-        if p.net_pos and (
-            p.symbol in (trader.expected_positions or {}) or (root and p.symbol[:-2] == root)
-        ):
-            symbols.add(p.symbol)
-    closed = []
-    for symbol in sorted(symbols):
-        broker.flatten(account_id, symbol)
-        order = Order.objects.create(
-            user_id=trader.user_id,
-            trader=trader,
-            broker_account_id=trader.broker_account_id,
-            role=Order.Role.FLATTEN,
-            action="",
-            symbol=symbol,
-            quantity=1,
-            order_type="Liquidate",
-            status="Completed",
-            accepted_at=timezone.now(),
-            text=f"Flatten ({reason})",
+        _superseded_line(ctx, later)
+        return _finish(
+            execution, X.SKIPPED, f"superseded by execution #{later.pk}, which already ran"
         )
-        emit(order.user_id, "order", order_payload(order))
-        closed.append(symbol)
-    expected = {s: 0 for s in (trader.expected_positions or {})}
-    Trader.objects.filter(pk=trader.pk).update(expected_positions=expected)
-    trader.expected_positions = expected
-    Order.objects.filter(
-        trader=trader, status__in=["Working", "Suspended", "PendingNew"], symbol__in=symbols
-    ).update(status="Canceled")
-    return closed
+    legs = list(execution.orders.filter(parent__isnull=True).order_by("id"))
+    if legs:
+        return _resume(ctx, legs)
+    if execution.kind == Execution.Kind.PROTECT:
+        return _protect(ctx)
+    return _plan_and_send(ctx)
 
 
-def trader_close(*, trader: Trader) -> list[str]:
-    """The control center's Close button for one trader."""
-    try:
-        closed = trader_flatten(trader=trader, reason="closed by hand")
-    except BrokerError as exc:
-        trader_log(trader, StrategyLog.Kind.ERROR, f"Close failed: {exc}")
-        raise ApplicationError(f"Close failed: {exc}", status_code=409) from exc
-    trader_log(
-        trader,
-        StrategyLog.Kind.EXIT,
-        f"Closed by hand: {', '.join(closed) if closed else 'nothing was open'}.",
+def _resume(ctx: Context, legs: list[Order]) -> str:
+    """A run cut short (a killed worker, a deferral): settle what may have been sent, then
+    send the rest, unless a later execution supersedes the unsent entries."""
+    for order in legs:
+        if order.status == S.SENDING:
+            Order.objects.filter(pk=order.pk).update(status=S.UNKNOWN)
+            order.status = S.UNKNOWN
+    _settle_unknowns(ctx, legs)
+    plan_goal = (ctx.execution.result or {}).get("goal")
+    return _send_all(ctx, legs, goal=plan_goal)
+
+
+def _superseded_line(ctx: Context, later: Execution) -> None:
+    what = f"Signal #{ctx.execution.signal_id}" if ctx.execution.signal_id else "An order"
+    _line(
+        ctx,
+        events.Kind.INFO,
+        f"{what} came back after a later one of {ctx.account.name} already ran "
+        f"(execution #{later.pk}): skipped, the later signal's target stands.",
+        event=Event.EXECUTION_SUPERSEDED,
+        data={"execution_id": ctx.execution.pk, "later_execution_id": later.pk},
     )
-    publish_trader(trader)
-    return closed
 
 
-def flatten_all(*, user, disable_traders: bool = False) -> dict[str, Any]:
-    """Cancel every working order and close every position on all of the user's active broker
-    accounts. Accounts that fail are reported, the others are still flattened."""
-    from accounts.models import BrokerAccount
-
-    accounts = BrokerAccount.objects.filter(connection__user=user, active=True).select_related(
-        "connection"
-    )
-    done, errors = [], []
-    for account in accounts:
-        try:
-            broker = broker_for(account.connection)
-            open_before = [p.symbol for p in broker.positions(account.external_id) if p.net_pos]
-            broker.flatten(account.external_id, None)
-        except BrokerError as exc:
-            errors.append({"account": account.name, "error": str(exc)})
-            continue
-        done.append({"account": account.name, "closed": open_before})
-        Order.objects.filter(
-            broker_account=account, status__in=["Working", "Suspended", "PendingNew"]
-        ).update(status="Canceled")
-    traders = Trader.objects.filter(user=user).select_related("strategy", "broker_account")
-    flattened_accounts = {d["account"] for d in done}
-    for trader in traders:
-        if trader.broker_account.name not in flattened_accounts:
-            continue
-        fields = {"expected_positions": {s: 0 for s in (trader.expected_positions or {})}}
-        if disable_traders and trader.enabled:
-            fields["enabled"] = False
-        Trader.objects.filter(pk=trader.pk).update(**fields)
-        for k, v in fields.items():
-            setattr(trader, k, v)
-        publish_trader(trader)
-    summary = (
-        ", ".join(f"{d['account']}: {', '.join(d['closed']) or 'flat'}" for d in done)
-        or "no account"
-    )
-    log_kwargs = dict(
-        user_id=user.pk, kind=StrategyLog.Kind.EXIT if not errors else StrategyLog.Kind.ERROR
-    )
-    from traders.services import log_line
-
-    log_line(
-        message=f"Flatten All: {summary}"
-        + (
-            f"; failed on {', '.join(e['account'] + ' (' + e['error'] + ')' for e in errors)}"
-            if errors
-            else ""
-        )
-        + ("; traders switched off" if disable_traders else "")
-        + ".",
-        data={"done": done, "errors": errors},
-        **log_kwargs,
-    )
-    return {"flattened": done, "errors": errors}
-
-
-def manual_trade(
-    *,
-    user,
-    action: str,
-    quantity: int = 0,
-    strategy: Strategy | None = None,
-    symbol: str | None = None,
-    broker_account=None,
-    request_id: str | None = None,
-) -> dict[str, Any]:
-    """A trade by hand from the control center.
-
-    * with ``strategy``: on every trader of the strategy (buy/sell on the enabled ones, with the
-      trader's multiplier, max contracts and the strategy's brackets; close on all of them);
-    * with ``symbol`` and ``broker_account``: one market order (or a flatten) on that account.
-
-    ``request_id`` (the button press) makes a double click or a resend place nothing twice.
-    """
-    action = action.lower()
-    if action not in ("buy", "sell", "close"):
-        raise ApplicationError("Action must be buy, sell or close.")
-    if action != "close" and not (1 <= int(quantity or 0) <= 1000):
-        raise ApplicationError("Quantity must be between 1 and 1000.")
-    request_id = (request_id or uuid.uuid4().hex)[:20]
-    results: list[dict[str, Any]] = []
-    if strategy is not None:
-        if strategy.user_id != user.pk:
-            raise ApplicationError("Strategy not found.", status_code=404)
-        traders = Trader.objects.filter(strategy=strategy).select_related(
-            "strategy", "broker_account__connection"
-        )
-        if action != "close":
-            traders = traders.filter(enabled=True)
-        if not traders:
-            raise ApplicationError(
-                f"{strategy.name} has no {'enabled ' if action != 'close' else ''}"
-                "trader to trade on."
-            )
-        for trader in traders:
+def _settle_unknowns(ctx: Context, orders: list[Order]) -> None:
+    for order in orders:
+        if order.status in (S.SENDING, S.UNKNOWN):
             try:
-                if action == "close":
-                    closed = trader_close(trader=trader)
-                    results.append({"trader_id": trader.pk, "status": "closed", "closed": closed})
-                else:
-                    status = _manual_trader_order(
-                        trader=trader, action=action, quantity=int(quantity), request_id=request_id
-                    )
-                    results.append({"trader_id": trader.pk, "status": status})
-            except (ApplicationError, BrokerError) as exc:
-                results.append(
-                    {
-                        "trader_id": trader.pk,
-                        "status": "failed",
-                        "error": getattr(exc, "message", str(exc)),
-                    }
+                placement.order_settle_unknown(
+                    order=order, broker=ctx.broker, connection=ctx.connection
                 )
-        return {"results": results}
-    if not symbol or broker_account is None:
-        raise ApplicationError("Give a strategy, or a ticker and an account.")
-    if broker_account.connection.user_id != user.pk:
-        raise ApplicationError("Broker account not found.", status_code=404)
-    try:
-        contract = resolve_symbol(symbol)
-    except UnknownSymbol as exc:
-        raise ApplicationError(str(exc)) from exc
-    broker = broker_for(broker_account.connection)
-    if action == "close":
+            except OutcomeUnknown as exc:
+                raise Deferred(timezone.now() + timedelta(seconds=3)) from exc
+            order.refresh_from_db()
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def _contract(name: str, broker: Broker) -> Contract:
+    """The contract with the broker's own tick size and point value (cached), the static table
+    when the broker does not answer."""
+    spec = getattr(broker, "contract_spec", None)
+    if spec is not None:
         try:
-            broker.flatten(broker_account.external_id, contract.name)
-        except BrokerError as exc:
-            raise ApplicationError(f"Close failed: {exc}", status_code=409) from exc
-        Trader.objects.none()
-        log_line_manual(user, f"Closed {contract.name} on {broker_account.name} by hand.")
-        return {"results": [{"account": broker_account.name, "status": "closed"}]}
-    order = Order.objects.filter(cl_ord_id=f"jtm{request_id}-a{broker_account.pk}").first()
-    if order is None:
-        try:
-            order = Order.objects.create(
-                user_id=user.pk,
-                broker_account=broker_account,
-                role=Order.Role.MANUAL,
-                cl_ord_id=f"jtm{request_id}-a{broker_account.pk}",
-                action="Buy" if action == "buy" else "Sell",
-                symbol=contract.name,
-                quantity=int(quantity),
-                order_type="Market",
-                status="Planned",
+            return spec(name)
+        except Exception as exc:  # noqa: BLE001 - the table is the documented fallback
+            logger.info("contract spec of %s from the table: %s", name, exc)
+    return resolve_symbol(name)
+
+
+def _holdings(ctx: Context) -> mirror.Holdings:
+    if not mirror.mirror_is_fresh(ctx.connection):
+        mirror.mirror_refresh(connection=ctx.connection, account_id=ctx.account.external_id)
+    found = mirror.holdings(account=ctx.account, root=ctx.execution.root)
+    if found.unsettled:  # an earlier execution's order whose fate is unknown: settle it first
+        _settle_unknowns(ctx, found.unsettled)
+        found = mirror.holdings(account=ctx.account, root=ctx.execution.root)
+    return found
+
+
+def _instruction_decision(ctx: Context, held: int) -> tuple[dec.Decision, int, str]:
+    """(decision, goal, front contract) of this execution, against what is held now."""
+    ex, ins = ctx.execution, ctx.execution.instruction
+    if ex.kind == Execution.Kind.FLATTEN or (
+        ex.kind == Execution.Kind.MANUAL and ins.get("action") == "close"
+    ):
+        return (
+            dec.Decision(dec.EXIT, held, 0, note=ins.get("reason", "")),
+            0,
+            ins.get("contract", ""),
+        )
+    if ex.kind == Execution.Kind.SIGNAL:
+        decision = dec.Decision.from_dict(ins["decision"])
+        trader = ctx.trader
+        goal = dec.trader_goal(
+            decision, held=held, multiplier=trader.multiplier, max_contracts=trader.max_contracts
+        )
+        return decision, goal, ins["contract"]
+    # A manual buy/sell: the strategy's rules in the trader's own contracts.
+    side = 1 if ins["action"] == "buy" else -1
+    qty = int(ins["qty"])
+    intent = Intent(action=ins["action"], kind="delta", side=side, quantity=qty)
+    if ctx.trader is not None:
+        t, strategy = ctx.trader, ctx.trader.strategy
+        rules = dec.Rules(
+            default_quantity=min(qty * t.multiplier, t.max_contracts),
+            close_only=strategy.opposite_signal == Strategy.OppositeSignal.CLOSE_ONLY,
+            direction=strategy.direction,
+            max_position=min(
+                (strategy.max_position or t.max_contracts) * t.multiplier, t.max_contracts
+            ),
+        )
+    else:
+        rules = dec.Rules(default_quantity=qty)
+    decision = dec.strategy_decision(intent, current=held, rules=rules)
+    goal = dec.trader_goal(decision, held=held, multiplier=1, max_contracts=10**6)
+    return decision, goal, ins["contract"]
+
+
+def _entry_spec(ctx: Context, contract: Contract) -> placement.EntrySpec:
+    ins = ctx.execution.instruction
+    exits = ExitRules.from_json(ins.get("exits"))
+    if ctx.trader is not None and ctx.execution.kind in (
+        Execution.Kind.SIGNAL,
+        Execution.Kind.MANUAL,
+    ):
+        intent = (
+            Intent.from_dict(ctx.signal.intent)
+            if ctx.signal is not None and ctx.signal.intent
+            else None
+        )
+        exits = exit_rules_for(ctx.trader.strategy, intent, ctx.trader)
+    if ins.get("bare"):
+        exits = ExitRules()
+    order_type = ins.get("order_type") or "Market"
+    price = _on_tick(ins.get("price"), contract)
+    stop = _on_tick(ins.get("stop_price"), contract)
+    reference = _reference(ctx, contract, ins)
+    return placement.EntrySpec(order_type, price, stop, exits, reference)
+
+
+def _on_tick(value, contract: Contract) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    return round_to_tick(Decimal(str(value)), contract.tick_size)
+
+
+def _reference(ctx: Context, contract: Contract, ins: dict) -> Decimal | None:
+    for value in (ins.get("price"), ins.get("stop_price"), ins.get("reference_price")):
+        if value not in (None, ""):
+            return Decimal(str(value))
+    position = ctx.account.positions.filter(symbol=contract.name).first()
+    return position.last_price if position is not None else None
+
+
+def _plan_and_send(ctx: Context) -> str:
+    ex = ctx.execution
+    if ex.kind == Execution.Kind.SIGNAL and ctx.trader is None:
+        return _finish(ex, X.SKIPPED, "the trader no longer exists")
+    held = _holdings(ctx)
+    decision, goal, front_name = _instruction_decision(ctx, held.total)
+    if ex.kind == Execution.Kind.SIGNAL and decision.kind == dec.CANCEL:
+        count = sum(
+            placement.cancel_working(
+                trader=ctx.trader, account=ctx.account, broker=ctx.broker, contract=c
             )
-        except IntegrityError:
-            order = Order.objects.get(cl_ord_id=f"jtm{request_id}-a{broker_account.pk}")
-    outcome = run_legs(trader=None, account=broker_account, legs=[order])
-    order.refresh_from_db()
-    if outcome == "failed":
-        log_line_manual(
-            user,
-            f"Manual {order.action} {order.quantity} {order.symbol} on "
-            f"{broker_account.name} failed: {order.reject_reason} {order.text}",
-            kind=StrategyLog.Kind.ERROR,
+            for c in sorted(held.working)
         )
-        raise ApplicationError(
-            f"Order not placed: {order.reject_reason}" + (f" — {order.text}" if order.text else ""),
-            extra={"order_id": order.pk},
-        )
-    log_line_manual(
-        user,
-        f"Manual {order.action} {order.quantity} {order.symbol} on "
-        f"{broker_account.name}: {status_words(order.status)} (order {order.broker_order_id}).",
+        _line(ctx, events.Kind.ORDER, f"Cancel: {count} working order(s) cancelled.")
+        return _finish(ex, X.DONE, f"{count} working order(s) cancelled", cancelled=count)
+    front = front_name or _front_of(held)
+    plan = dec.plan_legs(
+        decision=decision, goal=goal, front=front, holdings=held.by_contract, working=held.working
     )
-    return {
-        "results": [{"account": broker_account.name, "status": order.status, "order_id": order.pk}]
-    }
+    if plan.empty:
+        _expect(ctx, goal if ex.trader_id else None)
+        _line(ctx, events.Kind.INFO, f"{_intro(ctx, held.total, goal)}: nothing to send.")
+        return _finish(ex, X.DONE, "already there", held=held.total, goal=goal)
+    opening = [leg for leg in plan.legs if leg.kind == dec.ORDER and leg.opens]
+    if opening and len(opening) == len(plan.legs) and ex.kind == Execution.Kind.SIGNAL:
+        # Nothing to close first: an entry the guards refuse ends here, told once. (A
+        # reversal's closing legs still run; its opening leg is refused when claimed.)
+        refusal = guards.entry_refusal(trader=_fresh_trader(ctx), execution=ex, now=timezone.now())
+        if refusal is not None:
+            return _refused_entry(ctx, refusal)
+    contract = _contract(front, ctx.broker) if front else None
+    entry = _entry_spec(ctx, contract) if contract is not None else placement.EntrySpec()
+    with transaction.atomic():
+        legs = placement.orders_write(
+            execution=ex, plan=plan, trader=ctx.trader, account=ctx.account, entry=entry
+        )
+        Execution.objects.filter(pk=ex.pk).update(
+            result={"held": held.total, "goal": goal, "rolled": list(plan.rolled)}
+        )
+    ex.result = {"held": held.total, "goal": goal, "rolled": list(plan.rolled)}
+    if plan.rolled:
+        _line(
+            ctx,
+            events.Kind.INFO,
+            f"Rolled {', '.join(plan.rolled)} → {front}: the expiring month is closed and the "
+            "front month opened.",
+            event=Event.ROLLED,
+            data={"from": list(plan.rolled), "to": front},
+        )
+    return _send_all(ctx, legs, goal=goal, contract=contract, entry=entry)
 
 
-def log_line_manual(user, message: str, kind: str = StrategyLog.Kind.ORDER) -> None:
-    from traders.services import log_line
+def _fresh_trader(ctx: Context) -> Trader | None:
+    if ctx.trader is None:
+        return None
+    return Trader.objects.select_related("strategy").get(pk=ctx.trader.pk)
 
-    log_line(user_id=user.pk, kind=kind, message=message)
 
-
-def _manual_trader_order(*, trader: Trader, action: str, quantity: int, request_id: str) -> str:
-    """A manual buy/sell on one trader: the same path as a signal (reversal rules, brackets)."""
-    broker = broker_for(trader.broker_account.connection)
-    contract = resolve_symbol(trader.strategy.default_symbol)
-    account_id = trader.broker_account.external_id
-    prefix = f"jtm{request_id}-{trader.pk}"
-    legs = list(
-        Order.objects.filter(cl_ord_id__startswith=prefix, parent__isnull=True).order_by("id")
+def _refused_entry(ctx: Context, refusal: guards.Refusal) -> str:
+    dropped = "max age" in refusal.reason
+    _line(
+        ctx,
+        events.Kind.FILTERED,
+        f"Signal #{ctx.execution.signal_id}: entry {'dropped' if dropped else 'not placed'}: "
+        f"{refusal.reason}.",
+        event=Event.SIGNAL_DROPPED if dropped else Event.SIGNAL_FILTERED,
+        data={"reason": refusal.reason, "signal_id": ctx.execution.signal_id}
+        | ({"age_seconds": _age(ctx)} if dropped else {}),
     )
-    if not legs:
-        blocked = _entry_blocked(trader, timezone.now())
-        if blocked:
-            raise ApplicationError(f"Not placed: {blocked}.")
-        current = _position(broker, account_id, contract.name)
-        side = 1 if action == "buy" else -1
-        qty = min(quantity * trader.multiplier, trader.max_contracts)
-        intent = Intent(action=action, kind="delta", side=side, quantity=quantity)
-        target, _why = planning.target_position(
-            intent=intent,
-            current=current,
-            quantity=qty,
-            multiplier=trader.multiplier,
-            max_contracts=trader.max_contracts,
-            close_only=trader.strategy.opposite_signal == Strategy.OppositeSignal.CLOSE_ONLY,
-            from_alert=False,
+    return _finish(ctx.execution, X.SKIPPED, refusal.reason)
+
+
+def _age(ctx: Context) -> float | None:
+    if ctx.signal is None:
+        return None
+    return round((timezone.now() - ctx.signal.received_at).total_seconds(), 1)
+
+
+def _front_of(held: mirror.Holdings) -> str:
+    names = sorted(set(held.by_contract) | held.working)
+    return names[-1] if names else ""
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+
+def _send_all(ctx: Context, legs: list[Order], *, goal, contract=None, entry=None) -> str:
+    ex = ctx.execution
+    if contract is None and legs:
+        opening = next((o for o in legs if o.role in (Role.ENTRY, Role.MANUAL)), None)
+        if opening is not None:
+            contract = _contract(opening.symbol, ctx.broker)
+            entry = _entry_spec(ctx, contract)
+    sent: list[Order] = []
+    failed = ""
+    for order in legs:
+        if order.status != S.PLANNED:
+            if order.status not in (S.SKIPPED, S.DENIED, S.FAILED, S.REJECTED):
+                sent.append(order)
+            continue
+        if order.not_before and order.not_before > timezone.now():
+            raise Deferred(order.not_before)
+        result = _send_with_settle(ctx, order, contract, entry)
+        if result.outcome == "deferred":
+            _line(
+                ctx,
+                events.Kind.INFO,
+                f"{order.action or 'Flatten'} {order.symbol}: {result.message} "
+                f"Retrying {_in_seconds(result.retry_at)}.",
+            )
+            raise Deferred(result.retry_at)
+        if result.outcome in ("skipped", "failed"):
+            failed = result.message
+            _order_failed_line(ctx, order, result)
+            _skip_rest(legs, order, failed)
+            break
+        sent.append(order)
+        if order.role in (Role.FLATTEN, Role.EXIT):
+            # The next leg is planned on what this one left: wait for the broker's word.
+            mirror.await_settled(connection=ctx.connection, orders=[order])
+    mirror.await_settled(
+        connection=ctx.connection,
+        orders=[o for o in sent if o.role not in (Role.TAKE_PROFIT, Role.STOP_LOSS)],
+    )
+    reduced = any(o.role == Role.EXIT for o in sent)
+    if reduced and ctx.trader is not None and goal is not None:
+        placement.trim_protection(
+            trader=ctx.trader, account=ctx.account, broker=ctx.broker, root=ex.root, keep=goal
         )
-        plan = planning.plan_orders(current=current, target=target or current)
-        if not plan.legs:
-            return "nothing"
-        base = dict(
-            user_id=trader.user_id,
-            trader=trader,
-            broker_account_id=trader.broker_account_id,
-            symbol=contract.name,
-            status="Planned",
+    for order in sent:
+        order.refresh_from_db()
+        _placed_line(ctx, order)
+    if failed:
+        _resync_expectation(ctx)
+        return _finish(ex, X.FAILED, failed)
+    _expect(ctx, goal)
+    _owner_follows_hand_trade(ctx, goal)
+    return _finish(ex, X.DONE, "", sent=[o.pk for o in sent])
+
+
+def _owner_follows_hand_trade(ctx: Context, goal) -> None:
+    """A trade by hand on an account (no trader of its own): the product's trader expects what
+    it changed, as the broker will hold it."""
+    ex = ctx.execution
+    held = (ex.result or {}).get("held")
+    if ctx.trader is not None or ex.kind != Execution.Kind.MANUAL or goal is None or held is None:
+        return
+    drift.owner_expect_move(account=ctx.account, root=ex.root, delta=int(goal) - int(held))
+
+
+def _send_with_settle(ctx: Context, order: Order, contract, entry) -> placement.SendResult:
+    for _ in range(MAX_RESENDS):
+        result = placement.order_send(
+            order=order,
+            broker=ctx.broker,
+            account=ctx.account,
+            contract=contract,
+            entry=entry,
+            lease=ctx.lease,
+            execution=ctx.execution,
         )
-        with transaction.atomic():
-            for n, leg in enumerate(plan.legs):
-                cl = f"{prefix}-{n}"
-                if leg.role == "flatten":
-                    legs.append(
-                        Order.objects.create(
-                            cl_ord_id=cl,
-                            role=Order.Role.FLATTEN,
-                            action="",
-                            quantity=abs(current),
-                            order_type="Liquidate",
-                            **base,
-                        )
-                    )
-                else:
-                    legs.append(
-                        Order.objects.create(
-                            cl_ord_id=cl,
-                            role=Order.Role.MANUAL,
-                            action=leg.action,
-                            quantity=leg.qty,
-                            order_type="Market",
-                            **base,
-                        )
-                    )
-            _set_expected(trader, contract.name, target)
-    outcome = run_legs(trader=trader, account=trader.broker_account, legs=legs)
-    publish_trader(trader)
-    if outcome == "failed":
-        failed = Order.objects.filter(
-            pk__in=[leg.pk for leg in legs], status__in=["Rejected", "Failed"]
-        ).first()
-        raise ApplicationError(
-            f"Order not placed: {failed.reject_reason if failed else 'failed'}"
-            + (f" — {failed.text}" if failed and failed.text else "")
+        if result.outcome != "unknown":
+            return result
+        try:
+            if placement.order_settle_unknown(
+                order=order, broker=ctx.broker, connection=ctx.connection
+            ):
+                return placement.SendResult("sent")
+        except OutcomeUnknown as exc:
+            raise Deferred(timezone.now() + timedelta(seconds=3)) from exc
+        order.refresh_from_db()
+    return placement.SendResult("failed", "the broker never confirmed the order")
+
+
+def _skip_rest(legs: list[Order], failed: Order, reason: str) -> None:
+    rest = [o.pk for o in legs if o.pk != failed.pk and o.status == S.PLANNED]
+    if rest:
+        Order.objects.filter(pk__in=rest).update(
+            status=S.SKIPPED,
+            text=f"Not sent: an earlier order of this signal failed ({reason})"[:500],
         )
-    return "placed"
+
+
+def _expect(ctx: Context, goal: int | None) -> None:
+    """What the trader should now hold in this product (drift is judged against it)."""
+    if ctx.trader is None or goal is None:
+        return
+    with transaction.atomic():
+        trader = Trader.objects.select_for_update().get(pk=ctx.trader.pk)
+        expected = dict(trader.expected_positions or {})
+        expected[ctx.execution.root] = int(goal)
+        fields: dict[str, Any] = {"expected_positions": expected}
+        if ctx.signal is not None:
+            fields.update(last_signal_id=ctx.signal.pk, last_signal_at=ctx.signal.received_at)
+        Trader.objects.filter(pk=trader.pk).update(**fields)
+    ctx.trader.refresh_from_db()
+    events.publish_trader(ctx.trader)
+
+
+def _resync_expectation(ctx: Context) -> None:
+    if ctx.trader is None:
+        return
+    held = mirror.holdings(account=ctx.account, root=ctx.execution.root)
+    _expect(ctx, held.total)
+
+
+# --- lines --------------------------------------------------------------------------------------
+
+
+def _intro(ctx: Context, held: int, goal: int) -> str:
+    ex = ctx.execution
+    if ctx.signal is not None:
+        what = (
+            Intent.from_dict(ctx.signal.intent).describe()
+            if ctx.signal.intent
+            else ctx.signal.action
+        )
+        head = f"Signal #{ctx.signal.pk} ({what})"
+    elif ex.kind == Execution.Kind.MANUAL:
+        head = f"Manual {ex.instruction.get('action')}"
+    else:
+        head = f"Flatten ({ex.instruction.get('reason') or 'by hand'})"
+    return f"{head}: {held:+d} → {goal:+d} {ex.root} on {ctx.account.name}"
+
+
+def _line(ctx: Context, kind: str, message: str, *, event=None, data=None) -> None:
+    _execution_line(ctx.execution, kind, message, event=event, data=data, trader=ctx.trader)
+
+
+def _placed_line(ctx: Context, order: Order) -> None:
+    children = list(order.brackets.all())
+    exits = " · ".join(
+        f"{'TP' if c.role == Role.TAKE_PROFIT else 'SL'} "
+        f"{(c.price if c.role == Role.TAKE_PROFIT else c.stop_price).normalize():f}"
+        for c in children
+        if (c.price if c.role == Role.TAKE_PROFIT else c.stop_price) is not None
+    )
+    held, goal = (
+        (ctx.execution.result or {}).get("held", 0),
+        (ctx.execution.result or {}).get("goal", 0),
+    )
+    if order.role == Role.FLATTEN:
+        what = f"Flatten {order.symbol}: working orders cancelled, position closed"
+    else:
+        price = f" @ {order.avg_fill_price.normalize():f}" if order.avg_fill_price else ""
+        what = (
+            f"{order.action} {order.quantity} {order.symbol} {order.order_type}: "
+            f"{events.status_words(order.status)}{price}"
+            + (f" (order {order.broker_order_id})" if order.broker_order_id else "")
+            + (f" · {exits}" if exits else "")
+        )
+    kind = {
+        Role.ENTRY: events.Kind.ENTRY,
+        Role.EXIT: events.Kind.EXIT,
+        Role.FLATTEN: events.Kind.EXIT,
+    }.get(order.role, events.Kind.ORDER)
+    _line(
+        ctx,
+        kind,
+        f"{_intro(ctx, held, goal)} — {what}",
+        event=Event.FLATTENED if order.role == Role.FLATTEN else Event.ORDER_PLACED,
+        data={
+            "order_id": order.pk,
+            "broker_order_id": order.broker_order_id,
+            "cl_ord_id": order.cl_ord_id,
+        },
+    )
+
+
+def _order_failed_line(ctx: Context, order: Order, result: placement.SendResult) -> None:
+    held, goal = (
+        (ctx.execution.result or {}).get("held", 0),
+        (ctx.execution.result or {}).get("goal", 0),
+    )
+    verb = "not sent" if result.outcome == "skipped" else "failed"
+    _line(
+        ctx,
+        events.Kind.FILTERED if result.outcome == "skipped" else events.Kind.ERROR,
+        f"{_intro(ctx, held, goal)} — {order.action or 'Flatten'} {order.quantity} {order.symbol} "
+        f"{verb}: {result.message}",
+        event=(
+            Event.ORDER_FAILED
+            if result.outcome != "skipped"
+            else Event.SIGNAL_DROPPED
+            if "max age" in result.message
+            else Event.SIGNAL_FILTERED
+        ),
+        data={
+            "order_id": order.pk,
+            "reason": order.reject_reason or order.status,
+            "text": result.message,
+        },
+    )
+
+
+# --- protecting an open position ------------------------------------------------------------------
+
+
+def _protect(ctx: Context) -> str:
+    """A stop of this position was lost: put one back at a valid price, or flatten when the
+    market is already past it. Told either way."""
+    ins = ctx.execution.instruction
+    held = _holdings(ctx)
+    name = ins["contract"]
+    qty = held.by_contract.get(name, 0)
+    if not qty:
+        return _finish(ctx.execution, X.DONE, "the position is already closed")
+    direction = 1 if qty > 0 else -1
+    covered = sum(
+        o.quantity - o.filled_qty
+        for o in working_orders(account=ctx.account, root=ctx.execution.root).filter(
+            symbol=name, role=Role.STOP_LOSS
+        )
+    )
+    if covered >= abs(qty):
+        return _finish(ctx.execution, X.DONE, "the position is protected")
+    contract = _contract(name, ctx.broker)
+    position = ctx.account.positions.filter(symbol=name).first()
+    level = _protective_level(ctx, contract, position, direction, ins)
+    last = position.last_price if position is not None else None
+    if last is None:
+        try:
+            quote = ctx.broker.quote(name)
+            last = quote.bid if direction > 0 else quote.ask
+        except Exception:  # noqa: BLE001 - without a price, flattening is the safe side
+            last = None
+    why = ins.get("text") or ins.get("why") or "lost"
+    if (
+        level is not None
+        and last is not None
+        and (last - level) * direction > contract.tick_size / 2
+    ):
+        return _replace_stop(ctx, name, qty, level, why)
+    # No valid level on the loss side: the market is past the stop. Flat is the safe place.
+    plan = dec.plan_legs(
+        decision=dec.Decision(dec.EXIT, qty, 0), goal=0, front=name, holdings={name: qty}
+    )
+    legs = placement.orders_write(
+        execution=ctx.execution, plan=plan, trader=ctx.trader, account=ctx.account,
+        entry=placement.EntrySpec(),
+    )  # fmt: skip
+    _line(
+        ctx,
+        events.Kind.ERROR,
+        f"The stop of {name} on {ctx.account.name} was {why} and the market is past it "
+        f"({last}): the position is closed.",
+        event=Event.PROTECTION_LOST,
+        data={"reason": why, "contract": name},
+    )
+    return _send_all(ctx, legs, goal=held.total - qty)
+
+
+def _protective_level(ctx, contract: Contract, position, direction: int, ins) -> Decimal | None:
+    entry = position.net_price if position is not None else None
+    if ctx.trader is not None and entry is not None:
+        rules = exit_rules_for(ctx.trader.strategy, None, ctx.trader)
+        found = tightest_stop(
+            stop_levels(
+                direction=direction, entry=Decimal(entry), rules=rules, instrument=contract
+            ),
+            direction,
+        )
+        if found is not None:
+            return found[0]
+    return Decimal(ins["stop_price"]) if ins.get("stop_price") else None
+
+
+def _replace_stop(ctx: Context, name: str, qty: int, level: Decimal, why: str) -> str:
+    order = Order.objects.create(
+        user_id=ctx.execution.user_id,
+        trader=ctx.trader,
+        execution=ctx.execution,
+        broker_account=ctx.account,
+        cl_ord_id=placement.cl_ord_id_for(ctx.execution, 0),
+        role=Role.STOP_LOSS,
+        action="Sell" if qty > 0 else "Buy",
+        symbol=name,
+        root=ctx.execution.root,
+        quantity=abs(qty),
+        order_type="Stop",
+        stop_price=level,
+        status=S.PLANNED,
+        parent_id=Order.objects.filter(pk=ctx.execution.instruction.get("lost_order_id"))
+        .values_list("parent_id", flat=True)
+        .first(),
+    )
+    result = _send_with_settle(ctx, order, None, None)
+    if result.outcome == "deferred":
+        raise Deferred(result.retry_at)
+    if result.outcome != "sent":
+        return _finish(ctx.execution, X.FAILED, result.message)
+    _line(
+        ctx,
+        events.Kind.INFO,
+        f"The stop of {name} on {ctx.account.name} was {why}: a new stop is working at "
+        f"{level.normalize():f}.",
+        event=Event.PROTECTION_REPLACED,
+        data={"reason": why, "contract": name, "stop_price": level},
+    )
+    return _finish(ctx.execution, X.DONE, f"stop put back at {level}")
+
+
+# --- periodic: nothing left behind --------------------------------------------------------------
+
+
+def executions_sweep(*, now=None, stale_after: float = 3.0) -> int:
+    """Queue the head of every turn whose work waits and nobody works on: pending executions no
+    worker took (a lost message, a Redis restart), running ones whose worker died (its lease
+    expired). Returns how many were queued."""
+    now = now or timezone.now()
+    queued = 0
+    heads: dict[tuple[int, str], Execution] = {}
+    waiting = Execution.objects.filter(status__in=[X.PENDING, X.RUNNING]).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    for ex in waiting.order_by("id"):
+        heads.setdefault((ex.broker_account_id, ex.root), ex)
+    for (account_id, root), head in heads.items():
+        if head.status == X.PENDING and (now - head.created_at).total_seconds() < stale_after:
+            continue  # just written: its own message is on the way
+        busy = Turn.objects.filter(
+            broker_account_id=account_id, root=root, lease_until__gt=now
+        ).exists()
+        if busy:
+            continue
+        execution_enqueue_now(head.pk)
+        queued += 1
+    return queued
+
+
+def execution_enqueue_now(execution_id: int) -> None:
+    try:
+        _send_run(execution_id)
+    except Exception:  # noqa: BLE001
+        logger.warning("execution %s not enqueued (broker down?)", execution_id)
+
+
+def orders_stuck(*, older_than: float = 30.0):
+    """Orders left in Planned/Sending/Unknown past a bound with nobody running their execution
+    (for the admin and the sweeper's log)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return Order.objects.filter(
+        status__in=[S.PLANNED, S.SENDING, S.UNKNOWN], created_at__lt=cutoff
+    ).exclude(execution__status__in=[X.PENDING, X.RUNNING])
+
+
+def working_orders(*, account: BrokerAccount, root: str):
+    return Order.objects.filter(broker_account=account, root=root, status__in=WORKING)

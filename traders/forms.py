@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from strategies.forms import session_zone_choices
+from strategies.models import Strategy
 from traders import selectors
 
 DAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -80,8 +82,8 @@ class TraderForm(forms.Form):
         "closes always go through). Empty: any time.",
     )
     session_end = forms.TimeField(required=False, help_text="May be before the start (overnight).")
-    session_timezone = forms.CharField(
-        max_length=64, initial="America/New_York", label="Session time zone"
+    session_timezone = forms.ChoiceField(
+        choices=session_zone_choices, initial="America/New_York", label="Session time zone"
     )
     session_days = forms.TypedMultipleChoiceField(
         choices=DAYS,
@@ -109,13 +111,23 @@ class TraderForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        from strategies.models import Strategy
 
         self.fields["strategy"].queryset = Strategy.objects.filter(user=user)
         self.fields["broker_account"].queryset = selectors.broker_account_list(user=user)
+        if not self.is_bound:
+            self._preselect_the_only_choice("strategy")
+            self._preselect_the_only_choice("broker_account")
         for field in self.fields.values():
             if isinstance(field.widget, forms.TimeInput):
                 field.widget.input_type = "time"
+
+    def _preselect_the_only_choice(self, name: str) -> None:
+        """One strategy or one account to choose from: it is chosen already."""
+        if self.initial.get(name):
+            return
+        only = list(self.fields[name].queryset[:2])
+        if len(only) == 1:
+            self.initial[name] = only[0].pk
 
     @property
     def groups(self):

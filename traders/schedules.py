@@ -1,8 +1,9 @@
 """Periodic tasks of the traders app (installed by `manage.py setup_periodic_tasks`)."""
 
 PERIODIC_TASKS = [
-    # Daily loss limit / profit target between stream events (open P&L moves with the market).
-    {"name": "Traders: daily limits", "task": "traders.check_risk", "every_seconds": 5},
-    # Expected vs. broker positions; drift is flagged, shown, logged and notified.
+    # Executions nobody works on (a lost message, a Redis that restarted empty, a killed
+    # worker whose turn expired) are handed to a worker within seconds.
+    {"name": "Traders: sweep executions", "task": "traders.sweep_executions", "every_seconds": 2},
+    # Expected vs. mirrored positions (no broker request); drift is flagged, logged, notified.
     {"name": "Traders: reconcile positions", "task": "traders.reconcile", "every_seconds": 30},
 ]

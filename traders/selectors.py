@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import BrokerAccount
 from recorder.models import StrategyLog
 from strategies.models import Strategy
+from traders import pnl
 from traders.models import Fill, Order, Position, Trader
 
 
 def trader_list(*, user) -> QuerySet[Trader]:
-    return Trader.objects.filter(user=user).select_related(
-        "strategy", "broker_account__connection", "last_signal"
+    """The user's traders, with what their accounts' P&L is worked out from."""
+    return (
+        Trader.objects.filter(user=user)
+        .select_related("strategy", "broker_account__connection", "last_signal")
+        .prefetch_related(*pnl.with_pnl_prefetch("broker_account__"))
     )
 
 
@@ -34,6 +38,19 @@ def broker_account_list(*, user) -> QuerySet[BrokerAccount]:
 
 def broker_account_get(*, user, account_id: int) -> BrokerAccount:
     return get_object_or_404(broker_account_list(user=user), pk=account_id)
+
+
+def accounts_pnl_total(*, user) -> pnl.AccountPnl:
+    """Today's P&L over every account the user trades on or holds something in (each once)."""
+    accounts = (
+        broker_account_list(user=user)
+        .filter(
+            Q(traders__isnull=False) | Q(positions__net_pos__lt=0) | Q(positions__net_pos__gt=0)
+        )
+        .distinct()
+        .prefetch_related(*pnl.with_pnl_prefetch())
+    )
+    return pnl.accounts_pnl_sum(accounts)
 
 
 def order_list(
@@ -63,7 +80,9 @@ def fill_list(*, user, trader_id: int | None = None, account_id: int | None = No
 
 
 def position_list(*, user, open_only: bool = False) -> QuerySet[Position]:
-    qs = Position.objects.filter(user=user).select_related("broker_account")
+    qs = Position.objects.filter(user=user, broker_account__connection__user=user).select_related(
+        "broker_account"
+    )
     if open_only:
         qs = qs.exclude(net_pos=0)
     return qs

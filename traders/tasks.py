@@ -1,35 +1,46 @@
-"""Celery tasks of the traders app: ids in, a service call, nothing else."""
+"""Celery tasks of the traders app: ids in, a service call, nothing else.
+
+``run_execution`` is safe to run any number of times: the execution row says what is left to
+do and the account's turn lets one worker at a time do it (``acks_late``: a killed worker's
+message comes back, and finds the work done or resumes it).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
 
 from traders import execution, services
 
 
 @shared_task(
-    bind=True,
-    name="traders.execute_signal_for_trader",
-    acks_late=True,  # safe: the Order rows make a second run resume, never re-place
-    max_retries=execution.MAX_ATTEMPTS,
+    name="traders.run_execution",
+    acks_late=True,
     ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=10,
+    max_retries=20,
 )
-def execute_signal_for_trader(self, trader_id: int, signal_id: int) -> str:
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    final = self.request.retries >= execution.MAX_ATTEMPTS - 1
+def run_execution(execution_id: int, look_again: bool = True) -> str:
     try:
-        return execution.trader_execute_signal(
-            trader_id=trader_id, signal_id=signal_id, redelivered=redelivered, final=final
-        )
-    except execution.RetryLater as exc:
-        # Exponential backoff on top of what the broker asked for.
-        countdown = max(exc.countdown, 2**self.request.retries)
-        raise self.retry(countdown=countdown, exc=exc) from exc
+        outcome = execution.execution_run(execution_id=execution_id)
+    except SoftTimeLimitExceeded:
+        # Stopped mid-way: the execution stays running, its lease expires, the sweeper hands it
+        # to the next worker, which settles whatever this one left unknown.
+        return "cut short"
+    if outcome == "busy" and look_again:
+        # Another worker holds the account's turn and drains its queue, this execution
+        # included; look once more shortly in case it let go just before this one was written
+        # (the sweeper is the backstop).
+        run_execution.apply_async((execution_id, False), countdown=0.5, retry=False)
+    return outcome
 
 
-@shared_task(name="traders.check_risk", ignore_result=True)
-def check_risk() -> int:
-    return services.traders_check_risk()
+@shared_task(name="traders.sweep_executions", ignore_result=True)
+def sweep_executions() -> int:
+    return execution.executions_sweep()
 
 
 @shared_task(name="traders.reconcile", ignore_result=True)

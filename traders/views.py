@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -15,13 +17,16 @@ from traders.models import Order
 
 @login_required
 def trader_list_page(request):
+    as_of = time.time()
     traders = list(selectors.trader_list(user=request.user))
     return render(
         request,
         "traders/list.html",
         {
             "traders": traders,
-            "traders_data": TraderOutputSerializer(traders, many=True).data,
+            "traders_data": TraderOutputSerializer(
+                traders, many=True, context={"as_of": as_of}
+            ).data,
             "has_strategies": request.user.strategies.exists(),
             "has_accounts": selectors.broker_account_list(user=request.user).exists(),
         },
@@ -92,8 +97,13 @@ def trader_delete_page(request, trader_id: int):
     trader = selectors.trader_get(user=request.user, trader_id=trader_id)
     if request.method == "POST":
         try:
-            services.trader_delete(trader=trader)
-            messages.success(request, "Trader deleted.")
+            flatten = request.POST.get("flatten") in ("1", "on", "true")
+            services.trader_delete(trader=trader, flatten=flatten)
+            messages.success(
+                request,
+                "Trader deleted"
+                + (": its position is being closed at the broker." if flatten else "."),
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect("traders:edit", trader_id=trader.pk)

@@ -15,10 +15,10 @@ from accounts.brokers.base import (
     CashBalance,
     Credentials,
     OrderRejected,
+    OutcomeUnknown,
     PlacedOrder,
     Quote,
     RateLimited,
-    get_broker,
 )
 from accounts.brokers.symbols import Contract, UnknownSymbol, product_spec, resolve_symbol
 
@@ -33,6 +33,7 @@ __all__ = [
     "BrokerPosition",
     "BrokerStream",
     "BrokerUnavailable",
+    "OutcomeUnknown",
     "CaptchaRequired",
     "CashBalance",
     "Contract",
@@ -42,7 +43,6 @@ __all__ = [
     "Quote",
     "RateLimited",
     "UnknownSymbol",
-    "get_broker",
     "product_spec",
     "resolve_symbol",
 ]

@@ -1,8 +1,8 @@
 """The broker interface: what traders and recorders use, and nothing else.
 
-    from accounts.brokers import get_broker, OrderRejected, BrokerUnavailable
+    from accounts.brokers.factory import broker_for
 
-    broker = get_broker(broker_account.connection)           # a Tradovate client (or Paper)
+    broker = broker_for(broker_account.connection)           # a Tradovate client (or Paper)
     placed = broker.place_order(
         account_id=broker_account.external_id, symbol="MNQ1!", action="Buy", qty=2,
         cl_ord_id=f"jt-{signal.id}-{trader.id}",              # same id ⇒ never a second order
@@ -20,9 +20,13 @@ Errors are typed (all subclasses of ``BrokerError``, each with a message fit to 
 * ``AuthenticationFailed`` — bad username/password/app credentials. Do not retry.
 * ``CaptchaRequired`` — Tradovate wants a human to log in on its site first. Do not retry.
 * ``RateLimited(retry_after)`` — 429/423 or a penalty longer than we are willing to wait.
-* ``BrokerUnavailable`` — timeouts, connection errors, 5xx after our own retries. For an order
-  the outcome is unknown: ask ``order_by_cl_ord_id(cl_ord_id)`` before placing it again (or
-  simply place it again with the same ``cl_ord_id``: the broker answers with the first order).
+* ``BrokerUnavailable`` — the broker did not answer. ``sent`` says whether the request may
+  have reached it: ``False`` only when the connection was never made (refused, connect
+  timeout), so resending is safe.
+* ``OutcomeUnknown`` (a ``BrokerUnavailable``) — an order request that may have been executed
+  (a read timeout, a 5xx, an answer lost on the way). Tradovate does not de-duplicate a
+  repeated ``clOrdId``: find out (the user-sync stream, ``order_by_cl_ord_id``) before sending
+  it again, never resend blindly.
 * ``UnknownSymbol`` (a ``ValueError`` from ``symbols``) for a symbol we cannot trade.
 """
 
@@ -33,10 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:  # pragma: no cover
-    from accounts.models import BrokerConnection
+from typing import Any, Literal
 
 Action = Literal["Buy", "Sell"]
 OrderType = Literal[
@@ -82,15 +83,33 @@ class CaptchaRequired(BrokerError):
 
 
 class RateLimited(BrokerError):
-    """The broker asked us to slow down; ``retry_after`` is in seconds (None if unknown)."""
+    """The broker asked us to slow down and did not execute the request; ``retry_after`` is in
+    seconds (None if unknown). A penalty's ``p_ticket`` must be sent with the retry."""
 
-    def __init__(self, message: str = "", *, retry_after: float | None = None, payload=None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        p_ticket: str = "",
+        payload=None,
+    ):
         self.retry_after = retry_after
+        self.p_ticket = p_ticket
         super().__init__(message or "The broker is rate-limiting requests.", payload=payload)
 
 
 class BrokerUnavailable(BrokerError):
-    """The broker did not answer (timeout, connection refused, 5xx) even after retries."""
+    """The broker did not answer (timeout, connection refused, 5xx) even after retries.
+    ``sent`` is False only when the request surely never reached the broker."""
+
+    def __init__(self, message: str = "", *, sent: bool = True, payload: Any = None):
+        self.sent = sent
+        super().__init__(message, payload=payload)
+
+
+class OutcomeUnknown(BrokerUnavailable):
+    """An order request that may have been executed: settle it before anything else."""
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -200,6 +219,40 @@ class PlacedOrder:
 
 
 @dataclass(frozen=True)
+class PlacedStrategy:
+    """The answer to ``start_order_strategy``: the broker's order strategy (entry + exits
+    placed around the entry's fill)."""
+
+    strategy_id: int
+    status: str = "ActiveStrategy"
+    uuid: str = ""
+
+
+@dataclass(frozen=True)
+class BracketSpec:
+    """One bracket of an order strategy: ``qty`` contracts with a take profit and a stop at
+    point distances from the entry's fill (positive; signed for the broker by the client)."""
+
+    qty: int
+    profit_target: Decimal | None = None
+    stop_loss: Decimal | None = None
+    trailing: bool = False
+
+
+@dataclass(frozen=True)
+class BrokerOrderStrategy:
+    """An order strategy as the broker reports it."""
+
+    id: int
+    account_id: int
+    contract_id: int
+    symbol: str
+    action: str
+    status: str
+    uuid: str = ""
+
+
+@dataclass(frozen=True)
 class Quote:
     """Top of book of one contract."""
 
@@ -212,6 +265,10 @@ class Quote:
     ask_size: int = 0
     volume: int = 0
     timestamp: datetime | None = None
+    # A burst of quotes applied as its latest keeps how far the market reached within it: the
+    # highest bid and the lowest ask (None: this quote alone).
+    high_bid: Decimal | None = None
+    low_ask: Decimal | None = None
 
     @property
     def mid(self) -> Decimal | None:
@@ -334,8 +391,11 @@ class Broker(abc.ABC):
         time_in_force: TimeInForce = "Day",
         cl_ord_id: str | None = None,
         text: str = "",
+        account_spec: str = "",
+        p_ticket: str = "",
     ) -> PlacedOrder:
-        """Place one order. ``price`` for Limit/StopLimit, ``stop_price`` for Stop/StopLimit and
+        """Place one order (``account_spec``: the account's name; ``p_ticket``: a penalty
+        ticket from an earlier attempt). ``price`` for Limit/StopLimit, ``stop_price`` for Stop/StopLimit and
         the trailing distance (in points) for TrailingStop. Raises ``OrderRejected`` et al."""
 
     @abc.abstractmethod
@@ -355,6 +415,8 @@ class Broker(abc.ABC):
         time_in_force: TimeInForce = "Day",
         cl_ord_id: str | None = None,
         text: str = "",
+        account_spec: str = "",
+        p_ticket: str = "",
     ) -> PlacedOrder:
         """Entry plus exits that start working when the entry fills (Tradovate OSO).
 
@@ -363,6 +425,40 @@ class Broker(abc.ABC):
         TrailingStop. With both exits present they are OCO: one filling cancels the other.
         Bracket orders get client ids ``<cl_ord_id>-tp`` / ``<cl_ord_id>-sl``.
         """
+
+    @abc.abstractmethod
+    def start_order_strategy(
+        self,
+        *,
+        account_id: int,
+        account_spec: str,
+        symbol: str,
+        action: Action,
+        qty: int,
+        brackets: list[BracketSpec],
+        order_type: OrderType = "Market",
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        uuid: str = "",
+        p_ticket: str = "",
+    ) -> PlacedStrategy:
+        """An entry whose exits the broker places around its actual fill (multibracket)."""
+
+    @abc.abstractmethod
+    def interrupt_order_strategy(self, strategy_id: int) -> None:
+        """Stop an order strategy: its working orders are cancelled, the position stays."""
+
+    @abc.abstractmethod
+    def order_strategies(self, account_id: int | None = None) -> list[BrokerOrderStrategy]:
+        """Order strategies of the day (with their ``uuid``: ask this after a timeout)."""
+
+    @abc.abstractmethod
+    def order_strategy_links(self, strategy_id: int) -> list[dict]:
+        """``{orderId, label}`` of the orders an order strategy placed."""
+
+    @abc.abstractmethod
+    def liquidate(self, account_id: int, symbol: str, *, p_ticket: str = "") -> int | None:
+        """Cancel one contract's working orders and close its position: one request."""
 
     @abc.abstractmethod
     def cancel(self, order_id: int) -> None:
@@ -409,25 +505,3 @@ class Credentials:
     cid: str = ""
     sec: str = field(default="", repr=False)
     device_id: str = ""
-
-
-def get_broker(connection: BrokerConnection) -> Broker:
-    """The broker client for a stored connection (decrypts its credentials).
-
-    Paper connections talk to the simulator at ``settings.PAPER_BROKER_URL`` through the same
-    Tradovate client as a real account.
-    """
-    from accounts.brokers.tradovate import TradovateClient, urls_for_connection
-    from accounts.crypto import decrypt
-
-    rest_url, ws_url, md_url = urls_for_connection(connection)
-    credentials = Credentials(
-        username=connection.username,
-        password=decrypt(connection.password_encrypted),
-        app_id=connection.app_id,
-        app_version=connection.app_version or "1.0",
-        cid=connection.cid,
-        sec=decrypt(connection.sec_encrypted),
-        device_id=connection.device_id,
-    )
-    return TradovateClient(base_url=rest_url, ws_url=ws_url, md_url=md_url, credentials=credentials)

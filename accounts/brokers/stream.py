@@ -26,7 +26,6 @@ from accounts.brokers.base import (
     BrokerError,
     BrokerEvent,
     BrokerStream,
-    CashBalance,
     EventHandler,
     Quote,
 )
@@ -131,6 +130,7 @@ class _Socket:
         if self.sync:
             sync_id = self.send("user/syncrequest", {"users": [tok["userId"]]})
             snapshot = self._await(ws, sync_id, what="user/syncrequest")
+            self.owner.remember(snapshot.get("d") or {})
             self.owner.emit(
                 BrokerEvent(kind="snapshot", data=snapshot.get("d"), received_at=_now())
             )
@@ -182,8 +182,13 @@ class _Socket:
                 last_beat = now
             if now - self.last_frame > SILENCE_LIMIT:
                 raise BrokerError("no frames for too long")
-            for msg in self._read(ws):
+            messages = self._read(ws)
+            for msg in messages:
                 self.dispatch(msg)
+            if messages:
+                # One frame is one consistent change at the broker (a fill, its order and its
+                # position arrive together): a consumer may apply the frame atomically.
+                self.owner.emit(BrokerEvent(kind="frame", received_at=_now()))
 
     def dispatch(self, msg: dict) -> None:
         if "i" in msg and "e" not in msg:
@@ -227,6 +232,7 @@ class TradovateStream(BrokerStream):
         # Latest version / execution report per order, so order events carry qty and prices.
         self._versions: dict[int, dict] = {}
         self._reports: dict[int, dict] = {}
+        self._orders: dict[int, dict] = {}
         self.sockets: list[_Socket] = []
         # The simulator (and a demo login without separate market data) serves both on one
         # socket; real Tradovate has a separate market-data host with its own token.
@@ -295,6 +301,10 @@ class TradovateStream(BrokerStream):
             log.exception("stream handler failed on %s", event.kind)
 
     def remember(self, snapshot: dict) -> None:
+        """Keep what later events need from a snapshot: versions, reports, contract names."""
+        if not isinstance(snapshot, dict):
+            return
+        self.client.remember_contracts(snapshot.get("contracts") or [])
         for v in snapshot.get("orderVersions") or []:
             self._versions[int(v["orderId"])] = v
         for r in snapshot.get("executionReports") or []:
@@ -305,11 +315,14 @@ class TradovateStream(BrokerStream):
         entity = data.get("entity") or {}
         obj: Any = None
         try:
-            if entity_type == "orderVersion" and entity.get("orderId"):
-                self._versions[int(entity["orderId"])] = entity
-            elif entity_type == "executionReport" and entity.get("orderId"):
-                self._reports[int(entity["orderId"])] = entity
+            if entity_type in ("orderVersion", "executionReport") and entity.get("orderId"):
+                oid = int(entity["orderId"])
+                (self._versions if entity_type == "orderVersion" else self._reports)[oid] = entity
+                if oid in self._orders:
+                    # The order's quantity, prices and fill state changed: say so as an order.
+                    self._emit_order(self._orders[oid])
             elif entity_type == "order":
+                self._orders[int(entity["id"])] = entity
                 oid = int(entity["id"])
                 obj = self.client.order_from(
                     entity, self._versions.get(oid), report=self._reports.get(oid)
@@ -319,14 +332,7 @@ class TradovateStream(BrokerStream):
             elif entity_type == "position":
                 obj = self.client.position_from(entity)
             elif entity_type == "cashBalance":
-                obj = CashBalance(
-                    account_id=int(entity.get("accountId")),
-                    total_cash_value=_dec(entity.get("amount")) or Decimal(0),
-                    net_liq=Decimal(0),
-                    open_pnl=Decimal(0),
-                    realized_pnl=_dec(entity.get("realizedPnL")) or Decimal(0),
-                    week_realized_pnl=_dec(entity.get("weekRealizedPnL")) or Decimal(0),
-                )
+                obj = self.client.cash_from_entity(entity)
         except (BrokerError, KeyError, TypeError, ValueError) as exc:
             log.warning("could not type a %s event: %s", entity_type, exc)
         self.emit(
@@ -336,6 +342,15 @@ class TradovateStream(BrokerStream):
                 data=entity,
                 obj=obj,
                 received_at=_now(),
+            )
+        )
+
+    def _emit_order(self, entity: dict) -> None:
+        oid = int(entity["id"])
+        obj = self.client.order_from(entity, self._versions.get(oid), report=self._reports.get(oid))
+        self.emit(
+            BrokerEvent(
+                kind="order", event_type="Updated", data=entity, obj=obj, received_at=_now()
             )
         )
 

@@ -5,14 +5,21 @@ web and worker process, and renewed with ``/auth/renewaccesstoken`` before it ex
 never a login per order. Failures become the typed errors of ``accounts.brokers.base``.
 
 Retry policy (all waits are jittered):
-* connection errors, timeouts and 5xx: reads are retried (3 attempts); an order placement with a
-  ``clOrdId`` first asks the broker whether the order exists, then resends with the same id;
-  other writes are not resent (the outcome is unknown: ``BrokerUnavailable``);
-* penalty tickets (HTTP 200 ``p-ticket``/``p-time``): wait ``p-time`` and resend the same body
-  plus the ticket when the wait is short, else ``RateLimited``; ``p-captcha`` → ``CaptchaRequired``;
-* 429/423: the login is put in back-off for every process (Redis), short waits are slept
-  through, long ones raise ``RateLimited`` without calling the broker again until they pass;
-* 401: the cached token is dropped and the call is made once more with a fresh login.
+* reads: connection errors, timeouts and 5xx are retried (3 attempts); penalty tickets
+  (HTTP 200 ``p-ticket``/``p-time``) are waited out and the body resent with the ticket when the
+  wait is short; 429/423 put the login in back-off for every process (Redis), short waits are
+  slept through;
+* order commands (place, strategy, liquidate, cancel, modify) are never resent here: Tradovate
+  does not de-duplicate a repeated ``clOrdId``. A request that may have been executed (read
+  timeout, 5xx, an answer lost) raises ``OutcomeUnknown``; one that surely never left raises
+  ``BrokerUnavailable(sent=False)``; a penalty or a 429 raises ``RateLimited`` (with the
+  ``p_ticket`` to resend with) at once, so the caller re-checks its guards before the retry;
+* ``p-captcha`` → ``CaptchaRequired`` (no automated retry is possible);
+* 401: the cached token is dropped and the call is made once more with a fresh login (a 401
+  means the request was not executed).
+
+One file for one idea, the Tradovate REST client: one retry policy, one token, one set of entity
+readers.
 """
 
 from __future__ import annotations
@@ -31,17 +38,20 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.cache import cache
 
 from accounts.brokers.base import (
     AccountInfo,
     AuthenticationFailed,
+    BracketSpec,
     Broker,
     BrokerError,
     BrokerEvent,
     BrokerFill,
     BrokerOrder,
+    BrokerOrderStrategy,
     BrokerPosition,
     BrokerStream,
     BrokerUnavailable,
@@ -50,10 +60,13 @@ from accounts.brokers.base import (
     Credentials,
     EventHandler,
     OrderRejected,
+    OutcomeUnknown,
     PlacedOrder,
+    PlacedStrategy,
     Quote,
     RateLimited,
 )
+from accounts.brokers.stream import TradovateStream
 from accounts.brokers.symbols import Contract, UnknownSymbol, resolve_symbol
 
 log = logging.getLogger(__name__)
@@ -303,8 +316,13 @@ class TradovateClient(Broker):
         auth: bool = True,
         safe_to_retry: bool = True,
         token: dict | None = None,
+        command: bool = False,
     ) -> Any:
-        """One API call with the retry policy of the module docstring; returns parsed JSON."""
+        """One API call with the retry policy of the module docstring; returns parsed JSON.
+
+        ``command``: an order command, never resent here (see the module docstring)."""
+        if command:
+            safe_to_retry = False
         url = f"{self.base_url}/{path}"
         body = dict(body) if body is not None else None
         attempt = penalties = 0
@@ -328,9 +346,15 @@ class TradovateClient(Broker):
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = "timed out" if isinstance(exc, requests.Timeout) else "is unreachable"
+                sent = not _never_sent(exc)
+                if command and sent:
+                    raise OutcomeUnknown(
+                        f"No answer from the broker to {path}: the order may or may not have "
+                        "been placed; checking before anything is sent again."
+                    ) from exc
                 if not safe_to_retry or attempt + 1 >= MAX_ATTEMPTS:
                     raise BrokerUnavailable(
-                        f"The broker at {self.base_url} {reason} ({path})."
+                        f"The broker at {self.base_url} {reason} ({path}).", sent=sent
                     ) from exc
                 time.sleep(_jitter(0.1, attempt))
                 attempt += 1
@@ -343,7 +367,11 @@ class TradovateClient(Broker):
             if status in (429, 423):
                 retry_after = _retry_after(resp, DEFAULT_BACKOFF[status])
                 _cache_set(self._backoff_key, time.time() + retry_after, retry_after + 1)
-                if retry_after <= self.max_penalty_wait and attempt + 1 < MAX_ATTEMPTS:
+                if (
+                    not command
+                    and retry_after <= self.max_penalty_wait
+                    and attempt + 1 < MAX_ATTEMPTS
+                ):
                     log.info("Tradovate %s on %s; backing off %.1fs", status, path, retry_after)
                     time.sleep(retry_after)
                     _cache_delete(self._backoff_key)
@@ -355,6 +383,11 @@ class TradovateClient(Broker):
                     retry_after=retry_after,
                 )
             if status >= 500:
+                if command:
+                    raise OutcomeUnknown(
+                        f"The broker failed with HTTP {status} to {path}: the order may or may "
+                        "not have been placed; checking before anything is sent again."
+                    )
                 if not safe_to_retry or attempt + 1 >= MAX_ATTEMPTS:
                     raise BrokerUnavailable(f"The broker failed with HTTP {status} ({path}).")
                 time.sleep(_jitter(0.1, attempt))
@@ -376,10 +409,11 @@ class TradovateClient(Broker):
                     )
                 wait = float(data.get("p-time") or 0)
                 penalties += 1
-                if wait > self.max_penalty_wait or penalties > 3:
+                if command or wait > self.max_penalty_wait or penalties > 3:
                     raise RateLimited(
                         f"Tradovate gave a {int(wait)} s penalty; try again later.",
                         retry_after=wait,
+                        p_ticket=str(data["p-ticket"]),
                         payload=data,
                     )
                 log.info("penalty ticket on %s: waiting %.1fs", path, wait)
@@ -402,6 +436,12 @@ class TradovateClient(Broker):
             name = (data or {}).get("name") or str(contract_id)
             _contract_names[key] = name
         return name
+
+    def remember_contracts(self, contracts: Iterable[dict]) -> None:
+        """Contract names seen elsewhere (a sync snapshot): no lookup needed later."""
+        for c in contracts:
+            if c.get("id") and c.get("name"):
+                _contract_names[(self.base_url, int(c["id"]))] = c["name"]
 
     def _prefetch_contract_names(self, ids: Iterable[int]) -> None:
         missing = sorted({int(i) for i in ids if (self.base_url, int(i)) not in _contract_names})
@@ -426,7 +466,7 @@ class TradovateClient(Broker):
             _contract_names[(self.base_url, cid)] = name
         return cid, name
 
-    def _order_result(self, data: Any, cl_ord_id: str | None, what: str) -> dict:
+    def _order_result(self, data: Any, what: str) -> dict:
         if not isinstance(data, dict):
             raise BrokerError(f"Unexpected answer to {what}: {data!r}")
         if data.get("failureReason") or data.get("failureText"):
@@ -437,29 +477,11 @@ class TradovateClient(Broker):
             )
         return data
 
-    def _place(self, path: str, body: dict) -> tuple[dict, bool]:
-        """Place with ``clOrdId`` safety: after an unknown outcome, look before resending."""
-        cl_ord_id = body.get("clOrdId")
-        if not cl_ord_id:
-            return self._order_result(
-                self._request("POST", path, body=body, safe_to_retry=False), None, path
-            ), False
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                data = self._request("POST", path, body=body, safe_to_retry=False)
-                return self._order_result(data, cl_ord_id, path), False
-            except BrokerUnavailable:
-                if attempt + 1 >= MAX_ATTEMPTS:
-                    raise
-                time.sleep(_jitter(0.2, attempt))
-                try:
-                    existing = self.order_by_cl_ord_id(cl_ord_id)
-                except BrokerError:
-                    existing = None
-                if existing is not None:
-                    log.info("order %s found after an unknown outcome", cl_ord_id)
-                    return {"orderId": existing.id}, True
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _place(self, path: str, body: dict, p_ticket: str = "") -> dict:
+        """One order command, sent once (see the module docstring)."""
+        if p_ticket:
+            body = {**body, "p-ticket": p_ticket}
+        return self._order_result(self._request("POST", path, body=body, command=True), path)
 
     def contract_spec(self, symbol: str) -> Contract:
         """The contract of ``symbol`` as the broker lists it: validated with ``/contract/find``
@@ -498,6 +520,7 @@ class TradovateClient(Broker):
             )
         _contract_specs[key] = spec
         _contract_ids[(self.base_url, name)] = int(found["id"])
+        _contract_names[(self.base_url, int(found["id"]))] = name
         return spec
 
     def risk_status(self, account_id: int) -> dict:
@@ -547,6 +570,19 @@ class TradovateClient(Broker):
             data = self._request("GET", "position/deps", params={"masterid": int(account_id)}) or []
         self._prefetch_contract_names(p["contractId"] for p in data)
         return [self.position_from(p) for p in data]
+
+    def cash_from_entity(self, c: dict) -> CashBalance:
+        """A ``cashBalance`` entity (stream, snapshot): the day's realized P&L and the balance.
+        Open P&L is not in it (the snapshot endpoint and our mirror compute that)."""
+        z = Decimal(0)
+        return CashBalance(
+            account_id=int(c.get("accountId") or 0),
+            total_cash_value=_dec(c.get("amount")) or z,
+            net_liq=z,
+            open_pnl=z,
+            realized_pnl=_dec(c.get("realizedPnL")) or z,
+            week_realized_pnl=_dec(c.get("weekRealizedPnL")) or z,
+        )
 
     def position_from(self, p: dict) -> BrokerPosition:
         return BrokerPosition(
@@ -695,12 +731,13 @@ class TradovateClient(Broker):
         symbol,
         action,
         qty,
-        order_type,
-        price,
-        stop_price,
-        time_in_force,
-        cl_ord_id,
-        text,
+        order_type="Market",
+        price=None,
+        stop_price=None,
+        time_in_force="Day",
+        cl_ord_id=None,
+        text="",
+        account_spec="",
     ) -> dict:
         if action not in ("Buy", "Sell"):
             raise OrderRejected("UnknownReason", f"Action must be Buy or Sell, not {action!r}.")
@@ -713,7 +750,8 @@ class TradovateClient(Broker):
         except UnknownSymbol as exc:
             raise OrderRejected("InvalidContract", str(exc)) from exc
         body: dict[str, Any] = {
-            "accountSpec": self.credentials.username,
+            # Tradovate wants the account's name here, not the login's username.
+            "accountSpec": account_spec or self.credentials.username,
             "accountId": int(account_id),
             "action": action,
             "symbol": name,
@@ -751,6 +789,8 @@ class TradovateClient(Broker):
         time_in_force="Day",
         cl_ord_id=None,
         text="",
+        account_spec="",
+        p_ticket="",
     ) -> PlacedOrder:
         body = self._order_body(
             account_id=account_id,
@@ -763,9 +803,10 @@ class TradovateClient(Broker):
             time_in_force=time_in_force,
             cl_ord_id=cl_ord_id,
             text=text,
+            account_spec=account_spec,
         )
-        data, duplicate = self._place("order/placeorder", body)
-        return PlacedOrder(order_id=int(data["orderId"]), cl_ord_id=cl_ord_id, duplicate=duplicate)
+        data = self._place("order/placeorder", body, p_ticket)
+        return PlacedOrder(order_id=int(data["orderId"]), cl_ord_id=cl_ord_id)
 
     def place_bracket(
         self,
@@ -783,21 +824,10 @@ class TradovateClient(Broker):
         time_in_force="Day",
         cl_ord_id=None,
         text="",
+        account_spec="",
+        p_ticket="",
     ) -> PlacedOrder:
-        if take_profit is None and stop_loss is None and trailing_stop is None:
-            return self.place_order(
-                account_id=account_id,
-                symbol=symbol,
-                action=action,
-                qty=qty,
-                order_type=order_type,
-                price=price,
-                stop_price=stop_price,
-                time_in_force=time_in_force,
-                cl_ord_id=cl_ord_id,
-                text=text,
-            )
-        body = self._order_body(
+        common = dict(
             account_id=account_id,
             symbol=symbol,
             action=action,
@@ -808,7 +838,11 @@ class TradovateClient(Broker):
             time_in_force=time_in_force,
             cl_ord_id=cl_ord_id,
             text=text,
+            account_spec=account_spec,
         )
+        if take_profit is None and stop_loss is None and trailing_stop is None:
+            return self.place_order(**common, p_ticket=p_ticket)
+        body = self._order_body(**common)
         exit_action = "Sell" if action == "Buy" else "Buy"
         base = (cl_ord_id or "")[:60]
         brackets = []
@@ -843,14 +877,13 @@ class TradovateClient(Broker):
             brackets.append(("sl", sl))
         for i, (_, bracket) in enumerate(brackets, start=1):
             body[f"bracket{i}"] = bracket
-        data, duplicate = self._place("order/placeoso", body)
+        data = self._place("order/placeoso", body, p_ticket)
         ids = {role: data.get(f"oso{i}Id") for i, (role, _) in enumerate(brackets, start=1)}
         return PlacedOrder(
             order_id=int(data["orderId"]),
             cl_ord_id=cl_ord_id,
             take_profit_order_id=ids.get("tp"),
             stop_loss_order_id=ids.get("sl"),
-            duplicate=duplicate,
         )
 
     def place_oco(
@@ -861,6 +894,8 @@ class TradovateClient(Broker):
         first: dict,
         other: dict,
         cl_ord_id: str | None = None,
+        account_spec: str = "",
+        p_ticket: str = "",
     ) -> PlacedOrder:
         """Two working orders, one cancels the other (``first``/``other``: action, qty,
         order_type, price, stop_price)."""
@@ -874,7 +909,7 @@ class TradovateClient(Broker):
             stop_price=first.get("stop_price"),
             time_in_force=first.get("time_in_force", "GTC"),
             cl_ord_id=cl_ord_id,
-            text="",
+            account_spec=account_spec,
         )
         body["other"] = {
             "action": other["action"],
@@ -886,12 +921,103 @@ class TradovateClient(Broker):
             body["other"]["price"] = Decimal(other["price"])
         if other.get("stop_price") is not None:
             body["other"]["stopPrice"] = Decimal(other["stop_price"])
-        data, duplicate = self._place("order/placeoco", body)
+        data = self._place("order/placeoco", body, p_ticket)
         return PlacedOrder(
-            order_id=int(data["orderId"]),
-            cl_ord_id=cl_ord_id,
-            oco_id=data.get("ocoId"),
-            duplicate=duplicate,
+            order_id=int(data["orderId"]), cl_ord_id=cl_ord_id, oco_id=data.get("ocoId")
+        )
+
+    def start_order_strategy(
+        self,
+        *,
+        account_id,
+        account_spec,
+        symbol,
+        action,
+        qty,
+        brackets,
+        order_type="Market",
+        price=None,
+        stop_price=None,
+        uuid="",
+        p_ticket="",
+    ) -> PlacedStrategy:
+        """A multibracket order strategy: Tradovate places each bracket's take profit and stop
+        at signed point offsets from the entry's actual fill (negated for a Sell entry)."""
+        if action not in ("Buy", "Sell"):
+            raise OrderRejected("UnknownReason", f"Action must be Buy or Sell, not {action!r}.")
+        try:
+            _, name = self.contract_id(symbol)
+        except UnknownSymbol as exc:
+            raise OrderRejected("InvalidContract", str(exc)) from exc
+        side = 1 if action == "Buy" else -1
+        entry: dict[str, Any] = {"orderQty": int(qty), "orderType": order_type}
+        if price is not None:
+            entry["price"] = Decimal(price)
+        if stop_price is not None:
+            entry["stopPrice"] = Decimal(stop_price)
+        params = {
+            "entryVersion": entry,
+            "brackets": [_bracket_params(b, side) for b in brackets],
+        }
+        body: dict[str, Any] = {
+            "accountId": int(account_id),
+            "accountSpec": account_spec or self.credentials.username,
+            "symbol": name,
+            "action": action,
+            "orderStrategyTypeId": 2,  # multibracket, the only type Tradovate offers
+            "params": _dumps(params),
+            "isAutomated": True,
+        }
+        if uuid:
+            body["uuid"] = uuid[:64]
+        data = self._place("orderStrategy/startOrderStrategy", body, p_ticket)
+        if data.get("errorText"):
+            raise OrderRejected(data.get("failureReason") or "UnknownReason", data["errorText"])
+        strategy = data.get("orderStrategy") or {}
+        if not strategy.get("id"):
+            raise BrokerError(f"Unexpected answer to startOrderStrategy: {data!r}")
+        return PlacedStrategy(
+            strategy_id=int(strategy["id"]),
+            status=strategy.get("status") or "ActiveStrategy",
+            uuid=strategy.get("uuid") or uuid,
+        )
+
+    def interrupt_order_strategy(self, strategy_id: int) -> None:
+        data = self._request(
+            "POST",
+            "orderStrategy/interruptOrderStrategy",
+            body={"orderStrategyId": int(strategy_id)},
+            command=True,
+        )
+        if isinstance(data, dict) and data.get("errorText"):
+            raise OrderRejected(data.get("failureReason") or "UnknownReason", data["errorText"])
+
+    def order_strategies(self, account_id: int | None = None) -> list[BrokerOrderStrategy]:
+        if account_id is None:
+            rows = self._request("GET", "orderStrategy/list") or []
+        else:
+            rows = (
+                self._request("GET", "orderStrategy/deps", params={"masterid": int(account_id)})
+                or []
+            )
+        self._prefetch_contract_names(r["contractId"] for r in rows if r.get("contractId"))
+        return [self.order_strategy_from(r) for r in rows]
+
+    def order_strategy_from(self, r: dict) -> BrokerOrderStrategy:
+        return BrokerOrderStrategy(
+            id=int(r["id"]),
+            account_id=int(r.get("accountId") or 0),
+            contract_id=int(r.get("contractId") or 0),
+            symbol=self.contract_name(r["contractId"]) if r.get("contractId") else "",
+            action=r.get("action") or "",
+            status=r.get("status") or "",
+            uuid=r.get("uuid") or "",
+        )
+
+    def order_strategy_links(self, strategy_id: int) -> list[dict]:
+        return (
+            self._request("GET", "orderStrategyLink/deps", params={"masterid": int(strategy_id)})
+            or []
         )
 
     def cancel(self, order_id: int) -> None:
@@ -899,9 +1025,9 @@ class TradovateClient(Broker):
             "POST",
             "order/cancelorder",
             body={"orderId": int(order_id), "isAutomated": True},
-            safe_to_retry=False,
+            command=True,
         )
-        self._order_result(data, None, "cancelorder")
+        self._order_result(data, "cancelorder")
 
     def modify(self, order_id, *, qty=None, price=None, stop_price=None, order_type=None) -> None:
         current = self.order(order_id)
@@ -918,34 +1044,54 @@ class TradovateClient(Broker):
             body["price"] = Decimal(new_price)
         if new_stop is not None:
             body["stopPrice"] = Decimal(new_stop)
-        data = self._request("POST", "order/modifyorder", body=body, safe_to_retry=False)
-        self._order_result(data, None, "modifyorder")
+        data = self._request("POST", "order/modifyorder", body=body, command=True)
+        self._order_result(data, "modifyorder")
+
+    def liquidate(self, account_id: int, symbol: str, *, p_ticket: str = "") -> int | None:
+        contract_id, _ = self.contract_id(symbol)
+        body = {"accountId": int(account_id), "contractId": contract_id, "admin": False}
+        data = self._place("order/liquidateposition", body, p_ticket)
+        order_id = data.get("orderId")
+        return int(order_id) if order_id else None
 
     def flatten(self, account_id: int, symbol: str | None = None) -> None:
         if symbol is not None:
-            contract_ids = {self.contract_id(symbol)[0]}
-        else:
-            contract_ids = {p.contract_id for p in self.positions(account_id) if p.net_pos}
-            contract_ids |= {
-                int(o["contractId"])
-                for o in self._request("GET", "order/list") or []
-                if int(o["accountId"]) == int(account_id)
-                and o.get("ordStatus") in ("Working", "PendingNew", "Suspended", "PendingReplace")
-            }
+            self.liquidate(account_id, symbol)
+            return
+        contract_ids = {p.contract_id for p in self.positions(account_id) if p.net_pos}
+        contract_ids |= {
+            int(o["contractId"])
+            for o in self._request("GET", "order/list") or []
+            if int(o["accountId"]) == int(account_id)
+            and o.get("ordStatus") in ("Working", "PendingNew", "Suspended", "PendingReplace")
+        }
         for cid in sorted(contract_ids):
-            data = self._request(
-                "POST",
-                "order/liquidateposition",
-                body={"accountId": int(account_id), "contractId": cid, "admin": False},
-                safe_to_retry=True,  # liquidating twice is still flat
-            )
-            self._order_result(data, None, "liquidateposition")
+            self.liquidate(account_id, self.contract_name(cid))
 
     # --- streams -----------------------------------------------------------------------------
     def stream(self, handler: EventHandler, *, quotes=(), account_events=True) -> BrokerStream:
-        from accounts.brokers.stream import TradovateStream
 
         return TradovateStream(self, handler, quotes=quotes, account_events=account_events)
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the request surely never reached the broker: the connection was refused or
+    never established. A read timeout or a dropped answer may follow an executed request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3 MaxRetryError → its cause
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def _bracket_params(bracket: BracketSpec, side: int) -> dict[str, Any]:
+    """One bracket of a multibracket's params: offsets signed for the entry's side."""
+    out: dict[str, Any] = {"qty": int(bracket.qty), "trailingStop": bool(bracket.trailing)}
+    if bracket.profit_target is not None:
+        out["profitTarget"] = side * abs(Decimal(bracket.profit_target))
+    if bracket.stop_loss is not None:
+        out["stopLoss"] = -side * abs(Decimal(bracket.stop_loss))
+    return out
 
 
 def _retry_after(resp: requests.Response, default: float) -> float:

@@ -1,7 +1,24 @@
+"""Rows of the accounts app: users, broker connections and their sub-accounts.
+
+    alice = UserFactory(username="alice")                     # password PASSWORD
+    account = BrokerAccountFactory(connection__user=alice)     # a stored Tradovate demo login
+    paper = BrokerConnectionFactory(user=alice, paper=True)
+    old = BrokerConnectionFactory(user=alice, archived=True)
+
+These are rows only: a connection with a broker behind it comes from ``tradovate_sim.connect``.
+"""
+
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def _encrypt(value: str) -> str:
+    from accounts.crypto import encrypt
+
+    return encrypt(value)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -26,11 +43,20 @@ class BrokerConnectionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "accounts.BrokerConnection"
 
+    class Params:
+        paper = factory.Trait(
+            kind="paper",
+            label=factory.Sequence(lambda n: f"Paper {n}"),
+            username=factory.Sequence(lambda n: f"jt-paper-{n}"),
+        )
+        archived = factory.Trait(archived_at=factory.LazyFunction(timezone.now))
+
     user = factory.SubFactory(UserFactory)
     kind = "tradovate_demo"
     label = factory.Sequence(lambda n: f"Connection {n}")
     username = factory.Sequence(lambda n: f"tv-user-{n}")
     password_encrypted = factory.LazyFunction(lambda: _encrypt("tv-password"))
+    app_id = "JustTrades"
     status = "connected"
 
 
@@ -42,9 +68,3 @@ class BrokerAccountFactory(factory.django.DjangoModelFactory):
     external_id = factory.Sequence(lambda n: 900_000 + n)
     name = factory.Sequence(lambda n: f"ACCT{n:04d}")
     balance = 50000
-
-
-def _encrypt(value: str) -> str:
-    from accounts.crypto import encrypt
-
-    return encrypt(value)

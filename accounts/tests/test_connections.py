@@ -10,7 +10,11 @@ from django.urls import reverse
 
 from accounts.crypto import decrypt
 from accounts.models import BrokerAccount, BrokerConnection
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import BrokerConnectionFactory, UserFactory
+from notifications.tests.factories import TraderFactory
+from notifications.tests.helpers import make_order, record_fill
+from recorder.tests.factories import RecorderFactory
+from traders.models import Fill
 
 PASSWORD = "Tr4dovate-S3cret!"
 SEC = "api-secret-9f8e7d"
@@ -225,7 +229,8 @@ def test_a_failed_refresh_is_shown_on_the_connection(alice_api, alice_connection
 
 def test_delete_removes_the_connection_and_its_accounts(alice_api, alice_connection):
     resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/")
-    assert resp.status_code == 204
+    assert resp.status_code == 200
+    assert resp.json() == {"result": "deleted", "connection_id": alice_connection.pk}
     assert not BrokerConnection.objects.exists()
     assert not BrokerAccount.objects.exists()
 
@@ -343,20 +348,234 @@ def test_ids_beyond_any_database_column_are_404(alice_api, db):
 
 
 def test_a_connection_with_a_live_trader_cannot_be_deleted(alice, alice_api, alice_connection):
-    from strategies.models import Strategy
-    from traders.models import Trader
-
-    strategy = Strategy.objects.create(user=alice, name="S", default_symbol="MNQ1!", quantity=1)
     account = alice_connection.accounts.first()
-    trader = Trader.objects.create(
-        user=alice, strategy=strategy, broker_account=account, enabled=True
-    )
+    trader = TraderFactory(strategy__user=alice, broker_account=account, enabled=True)
     resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/")
     assert resp.status_code == 409
-    assert "Switch off the 1 trader" in resp.json()["message"]
+    assert "switch off the 1 trader(s)" in resp.json()["message"]
+    assert resp.json()["extra"]["code"] == "in_use"
+    resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/?archive=true")
+    assert resp.status_code == 409  # not even archived while it trades
     trader.enabled = False
     trader.save(update_fields=["enabled"])
-    assert alice_api.delete(f"/api/accounts/{alice_connection.pk}/").status_code == 204
+    resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/")
+    assert resp.status_code == 409 and resp.json()["extra"]["code"] == "has_history"
+
+
+def test_deleting_a_connection_with_history_asks_first_then_archives(
+    alice, alice_api, alice_connection
+):
+    account = alice_connection.accounts.get(name="ALICE01")
+    trader = TraderFactory(strategy__user=alice, broker_account=account, enabled=False)
+    order = make_order(trader, status="Filled")
+    record_fill(order, price="21000.00")
+    url = f"/api/accounts/{alice_connection.pk}/"
+
+    resp = alice_api.delete(url)
+    assert resp.status_code == 409
+    body = resp.json()
+    assert body["extra"]["code"] == "has_history"
+    affected = body["extra"]["affected"]
+    assert affected["traders"] == [
+        {"id": trader.pk, "strategy": trader.strategy.name, "account": "ALICE01", "enabled": False}
+    ]
+    assert (affected["orders"], affected["fills"]) == (1, 1)
+    assert "1 trader(s), 1 order(s), 1 fill(s)" in body["message"]
+    assert BrokerConnection.objects.get(pk=alice_connection.pk).archived_at is None
+
+    resp = alice_api.delete(f"{url}?archive=true")
+    assert resp.status_code == 200
+    assert resp.json() == {"result": "archived", "connection_id": alice_connection.pk}
+    row = BrokerConnection.objects.get(pk=alice_connection.pk)
+    assert row.archived_at is not None and row.label.startswith("My demo · archived ")
+    assert Fill.objects.filter(broker_account=account).count() == 1  # history kept
+    # Gone from the API, the pickers and the pages; the name is free for a new login.
+    assert alice_api.get(url).status_code == 404
+    assert alice_api.get("/api/accounts/").json()["count"] == 0
+    assert alice_api.get("/api/broker-accounts/").json()["count"] == 0
+    assert alice_api.delete(url).status_code == 404
+    resp = alice_api.post("/api/accounts/", create_payload(), format="json")
+    assert resp.status_code == 201, resp.content
+
+
+def test_a_recorder_following_an_account_blocks_the_archive(alice, alice_api, alice_connection):
+    account = alice_connection.accounts.first()
+    recorder = RecorderFactory(strategy__user=alice, source="account", broker_account=account)
+    resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/?archive=true")
+    assert resp.status_code == 409
+    assert "stop the 1 recorder(s)" in resp.json()["message"]
+    recorder.running = False
+    recorder.save(update_fields=["running"])
+    resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/?archive=true")
+    assert resp.json()["result"] == "archived"
+
+
+def test_bad_delete_input_is_a_clear_400(alice_api, alice_connection):
+    resp = alice_api.delete(f"/api/accounts/{alice_connection.pk}/?archive=perhaps")
+    assert resp.status_code == 400
+    assert "archive" in resp.json()["extra"]["fields"]
+
+
+def test_archived_connections_are_not_refreshed_by_the_beat(alice, alice_connection, settings):
+    from accounts.tasks import refresh_all_connections, refresh_connection
+
+    BrokerConnectionFactory(user=alice, archived=True)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from celery_app import app
+
+    app.conf.task_always_eager = True
+    try:
+        assert refresh_all_connections() == 1
+    finally:
+        app.conf.task_always_eager = False
+    archived = BrokerConnection.objects.exclude(archived_at=None).get()
+    assert refresh_connection(archived.pk) == "gone"
+
+
+# --- editing a connection ---------------------------------------------------------------------
+
+
+def test_editing_the_username_and_password_checks_them_and_bumps_the_version(
+    alice_api, alice_connection, tv_login
+):
+    tv_login.create_user("alice_tv2", "new-pass-2", accounts=["ALICE09"])
+    version = alice_connection.credentials_version
+    url = f"/api/accounts/{alice_connection.pk}/"
+    resp = alice_api.patch(
+        url, {"username": "alice_tv2", "password": "new-pass-2", "cid": "99"}, format="json"
+    )
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    assert body["username"] == "alice_tv2" and body["cid"] == "99"
+    assert "new-pass-2" not in resp.content.decode() and SEC not in resp.content.decode()
+    row = BrokerConnection.objects.get(pk=alice_connection.pk)
+    assert row.credentials_version == version + 1
+    assert decrypt(row.password_encrypted) == "new-pass-2"
+    assert decrypt(row.sec_encrypted) == SEC  # blank: kept
+    assert {a["name"] for a in body["accounts"] if a["active"]} == {"ALICE09"}
+
+
+def test_a_new_label_alone_does_not_touch_the_credentials(alice_api, alice_connection):
+    version = alice_connection.credentials_version
+    resp = alice_api.patch(
+        f"/api/accounts/{alice_connection.pk}/", {"label": "Renamed", "sec": ""}, format="json"
+    )
+    assert resp.status_code == 200
+    row = BrokerConnection.objects.get(pk=alice_connection.pk)
+    assert (row.label, row.credentials_version) == ("Renamed", version)
+    assert decrypt(row.sec_encrypted) == SEC
+
+
+def test_test_connection_of_a_saved_login_uses_the_stored_password_when_blank(
+    alice_api, alice_connection
+):
+    resp = alice_api.post(
+        "/api/accounts/test-connection/",
+        {"connection_id": alice_connection.pk, "username": "alice_tv", "password": ""},
+        format="json",
+    )
+    assert resp.status_code == 200, resp.content
+    assert "2 account(s) found" in resp.json()["message"]
+    resp = alice_api.post(
+        "/api/accounts/test-connection/",
+        {"connection_id": alice_connection.pk, "password": "typo"},
+        format="json",
+    )
+    assert resp.status_code == 400 and resp.json()["extra"]["code"] == "bad_credentials"
+    assert decrypt(BrokerConnection.objects.get(pk=alice_connection.pk).password_encrypted) == (
+        PASSWORD
+    )
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"label": ""}, "label"),
+        ({"username": "x" * 151}, "username"),
+        ({"cid": ["not", "a", "string"]}, "cid"),
+    ],
+)
+def test_bad_edits_are_a_clear_400(alice_api, alice_connection, body, field):
+    resp = alice_api.patch(f"/api/accounts/{alice_connection.pk}/", body, format="json")
+    assert resp.status_code == 400
+    assert field in resp.json()["extra"]["fields"]
+
+
+def test_the_edit_page_never_renders_a_secret_and_saves(alice_client, alice_connection):
+    url = reverse("broker-account-edit", args=[alice_connection.pk])
+    html = alice_client.get(url).content.decode()
+    assert 'value="alice_tv"' in html and 'value="1234"' in html
+    assert PASSWORD not in html and SEC not in html
+    assert alice_connection.password_encrypted not in html
+    resp = alice_client.post(
+        url,
+        {"label": "Main demo", "username": "alice_tv", "password": "", "app_id": "JustTrades",
+         "cid": "1234", "sec": ""},
+    )  # fmt: skip
+    assert resp.status_code == 302 and resp["Location"] == reverse("broker-accounts")
+    row = BrokerConnection.objects.get(pk=alice_connection.pk)
+    assert row.label == "Main demo" and decrypt(row.password_encrypted) == PASSWORD
+
+
+def test_the_edit_page_says_what_the_broker_refused(alice_client, alice_connection):
+    url = reverse("broker-account-edit", args=[alice_connection.pk])
+    resp = alice_client.post(
+        url, {"label": "My demo", "username": "alice_tv", "password": "wrong", "cid": "1234"}
+    )
+    assert resp.status_code == 200
+    assert "Login refused by the broker" in resp.content.decode()
+
+
+def test_a_paper_connection_only_renames(alice, alice_client, tradovate_sim):
+    paper = tradovate_sim.connect(alice)
+    url = reverse("broker-account-edit", args=[paper.pk])
+    html = alice_client.get(url).content.decode()
+    assert 'name="password"' not in html and 'name="username"' not in html
+    alice_client.post(url, {"label": "Play money"})
+    assert BrokerConnection.objects.get(pk=paper.pk).label == "Play money"
+
+
+def test_bob_gets_404_on_alices_edit_page(bob_client, alice_connection):
+    url = reverse("broker-account-edit", args=[alice_connection.pk])
+    assert bob_client.get(url).status_code == 404
+    assert bob_client.post(url, {"label": "mine"}).status_code == 404
+    assert BrokerConnection.objects.get(pk=alice_connection.pk).label == "My demo"
+
+
+# --- failures told --------------------------------------------------------------------------
+
+
+def test_a_refused_login_is_one_timeline_line_not_one_per_refresh(
+    alice, alice_connection, tv_login
+):
+    from accounts import services
+    from recorder.models import StrategyLog
+
+    tv_login.fault("status", path="auth/accesstokenrequest", status=401, count=-1)
+    tv_login.expire_tokens()
+    for _ in range(3):
+        services.connection_refresh(connection=alice_connection, raise_errors=False)
+    [line] = StrategyLog.objects.filter(user=alice, data__event="broker_login_failed")
+    assert line.strategy_id is None and line.kind == "error"
+    assert line.data["connection_id"] == alice_connection.pk
+    assert line.data["code"] == "bad_credentials" and line.data["error"]
+    assert "Broker login failed for My demo" in line.message
+
+
+def test_an_unreachable_broker_is_an_account_refresh_failure(alice, alice_connection, tv_login):
+    from accounts import services
+    from recorder.models import StrategyLog
+
+    tv_login.fault("status", path="account/list", status=503, count=-1)
+    services.connection_refresh(connection=alice_connection, raise_errors=False)
+    [line] = StrategyLog.objects.filter(user=alice, data__event="account_refresh_failed")
+    assert line.data["code"] == "unreachable" and "503" in line.data["error"]
+    # Fixed, then failing again: that is news again.
+    tv_login.clear_faults()
+    services.connection_refresh(connection=alice_connection, raise_errors=False)
+    tv_login.fault("status", path="account/list", status=503, count=-1)
+    services.connection_refresh(connection=alice_connection, raise_errors=False)
+    assert StrategyLog.objects.filter(data__event="account_refresh_failed").count() == 2
 
 
 def test_test_connection_is_throttled_per_user(alice_api, bob_api, tv_login):

@@ -14,9 +14,10 @@ from accounts.brokers.base import (
     BrokerUnavailable,
     CaptchaRequired,
     OrderRejected,
+    OutcomeUnknown,
     RateLimited,
 )
-from justtrades.testing.fixtures import wait_until
+from justtrades.testing.fixtures import free_port, wait_until
 
 D = Decimal
 
@@ -362,7 +363,9 @@ def test_an_unknown_symbol_is_rejected_before_the_broker_is_asked(demo, tradovat
 # --- idempotency ------------------------------------------------------------------------------
 
 
-def test_placing_again_with_the_same_cl_ord_id_gives_one_order(demo, tradovate_sim):
+def test_the_broker_does_not_deduplicate_a_repeated_cl_ord_id_and_we_can_look_it_up(
+    demo, tradovate_sim
+):
     client, account_id = demo
     first = client.place_order(
         account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-7-3"
@@ -370,46 +373,72 @@ def test_placing_again_with_the_same_cl_ord_id_gives_one_order(demo, tradovate_s
     again = client.place_order(
         account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-7-3"
     )
-    assert again.order_id == first.order_id
-    assert len(client.orders(account_id)) == 1
-    assert client.positions(account_id)[0].net_pos == 1
+    # Tradovate promises no de-duplication: two orders. Never resend without looking first.
+    assert again.order_id != first.order_id
     assert client.order_by_cl_ord_id("jt-7-3").id == first.order_id
     assert client.order_by_cl_ord_id("never-sent") is None
 
 
-def test_a_placement_lost_in_a_500_is_resent_once_and_fills_once(demo, tradovate_sim):
+def test_an_order_answered_500_is_an_unknown_outcome_and_never_resent_by_the_client(
+    demo, tradovate_sim
+):
     client, account_id = demo
-    tradovate_sim.fault("status", path="order/placeorder", status=500)
-    placed = client.place_order(
-        account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-8-3"
-    )
-    assert client.order(placed.order_id).status == "Filled"
-    assert len(client.orders(account_id)) == 1
-    assert tradovate_sim.requests_to("order/placeorder") == 2
+    tradovate_sim.fault("status", path="order/placeorder", status=500, after=True)
+    with pytest.raises(OutcomeUnknown):
+        client.place_order(
+            account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-8-3"
+        )
+    assert tradovate_sim.requests_to("order/placeorder") == 1
+    found = client.order_by_cl_ord_id("jt-8-3")  # it was placed: the caller settles it this way
+    assert found is not None and client.order(found.id).status == "Filled"
 
 
-def test_a_placement_whose_answer_times_out_is_not_doubled(tradovate_sim):
+def test_an_order_whose_answer_times_out_is_unknown_not_resent(tradovate_sim):
     tradovate_sim.set_price("MNQZ5", "21000")
     client = tradovate_sim.client(timeout=0.5)
     account_id = client.accounts()[0].id
-    # The broker takes 1 s to answer (the order is placed after the delay); we give up at 0.5 s.
-    tradovate_sim.fault("delay", path="order/placeorder", delay=1.0)
-    placed = client.place_order(
-        account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-9-3"
-    )
-    wait_until(lambda: tradovate_sim.requests_to("order/placeorder") == 2, timeout=5)
-    time.sleep(1.0)  # let the delayed original land
-    orders = client.orders(account_id)
-    assert [o.id for o in orders] == [placed.order_id]
-    assert client.positions(account_id)[0].net_pos == 1
-
-
-def test_a_placement_without_cl_ord_id_is_never_resent_blindly(demo, tradovate_sim):
-    client, account_id = demo
-    tradovate_sim.fault("status", path="order/placeorder", status=500)
-    with pytest.raises(BrokerUnavailable):
-        client.place_order(account_id=account_id, symbol="MNQZ5", action="Buy", qty=1)
+    tradovate_sim.fault("lost_answer", path="order/placeorder", delay=2.0)
+    with pytest.raises(OutcomeUnknown):
+        client.place_order(
+            account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="jt-9-3"
+        )
     assert tradovate_sim.requests_to("order/placeorder") == 1
+    assert [o.cl_ord_id for o in client.orders(account_id)] == ["jt-9-3"]
+
+
+def test_an_order_refused_at_the_door_surely_never_arrived(tradovate_sim, settings):
+    from accounts.brokers.base import Credentials
+    from accounts.brokers.tradovate import TradovateClient
+
+    client = TradovateClient(
+        base_url=f"http://127.0.0.1:{free_port()}/v1", credentials=Credentials("demo", "demo")
+    )
+    client._store({"accessToken": "t", "userId": 1, "expirationTime": None})
+    with pytest.raises(BrokerUnavailable) as caught:
+        client.place_order(account_id=1, symbol="MNQZ5", action="Buy", qty=1, cl_ord_id="x")
+    assert caught.value.sent is False and not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_a_penalty_on_an_order_is_handed_back_with_its_ticket(demo, tradovate_sim):
+    client, account_id = demo
+    tradovate_sim.fault("penalty", path="order/placeorder", p_time=1)
+    with pytest.raises(RateLimited) as caught:
+        client.place_order(account_id=account_id, symbol="MNQZ5", action="Buy", qty=1)
+    assert caught.value.p_ticket and caught.value.retry_after == 1
+    time.sleep(1.1)
+    placed = client.place_order(
+        account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, p_ticket=caught.value.p_ticket
+    )
+    assert client.order(placed.order_id).status == "Filled"
+
+
+def test_accountspec_is_the_accounts_name(demo, tradovate_sim):
+    client, account_id = demo
+    name = next(a.name for a in client.accounts() if a.id == account_id)
+    placed = client.place_order(
+        account_id=account_id, symbol="MNQZ5", action="Buy", qty=1, account_spec=name
+    )
+    assert client.order(placed.order_id).account_id == account_id
 
 
 # --- streams ----------------------------------------------------------------------------------

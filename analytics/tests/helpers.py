@@ -1,12 +1,15 @@
-"""Trades on record for the analytics tests: written as the recorder and the broker stream do."""
+"""Trades on record for the analytics tests, written as the recorder and the broker stream do.
+
+Single rows come from the factories (``RecordedTradeFactory``, ``BrokerAccountFactory``); what
+is here builds more than a row: a strategy through its service (with its recorder), a broker
+round trip (two orders and their fills, consistent with each other)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from accounts.models import BrokerAccount, BrokerConnection
-from recorder.models import RecordedTrade, Recorder
+from recorder.models import Recorder
 from strategies.models import Strategy
 from traders.models import Fill, Order, Trader
 
@@ -18,48 +21,6 @@ def strategy_with_recorder(user, name: str = "Breakout") -> Strategy:
     if not Recorder.objects.filter(strategy=strategy).exists():
         Recorder.objects.create(user=user, strategy=strategy)
     return strategy
-
-
-def paper_trade(
-    strategy: Strategy,
-    *,
-    net: str,
-    exit_time: datetime,
-    symbol: str = "MNQZ5",
-    side: str = "long",
-    minutes: int = 15,
-    commission: str = "1.24",
-    reason: str = "target",
-) -> RecordedTrade:
-    """A closed MNQ-style trade whose gross P&L is net + commission."""
-    net_d, comm = Decimal(net), Decimal(commission)
-    gross = net_d + comm
-    points = gross / 2  # MNQ: $2 per point, one contract
-    entry = Decimal("21000.00")
-    exit_price = entry + points if side == "long" else entry - points
-    return RecordedTrade.objects.create(
-        recorder=strategy.recorder,
-        symbol=symbol,
-        side=side,
-        quantity=1,
-        entry_time=exit_time - timedelta(minutes=minutes),
-        exit_time=exit_time,
-        entry_price=entry,
-        exit_price=exit_price,
-        points=points,
-        ticks=points * 4,
-        pnl=gross,
-        commission=comm,
-        net_pnl=net_d,
-        exit_reason=reason,
-    )
-
-
-def broker_account(user, name: str = "DEMO001", external_id: int = 1) -> BrokerAccount:
-    connection, _ = BrokerConnection.objects.get_or_create(
-        user=user, label=f"Paper {user.username}", defaults={"kind": "paper", "username": "x"}
-    )
-    return BrokerAccount.objects.create(connection=connection, external_id=external_id, name=name)
 
 
 def live_round_trip(

@@ -10,12 +10,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from analytics.tests.helpers import (
-    broker_account,
-    live_round_trip,
-    paper_trade,
-    strategy_with_recorder,
-)
+from accounts.tests.factories import BrokerAccountFactory
+from analytics.tests.helpers import live_round_trip, strategy_with_recorder
+from recorder.tests.factories import RecordedTradeFactory
+from strategies.tests.factories import StrategyFactory
 from traders.models import Position, Trader
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +28,21 @@ def alice_book(alice):
     """Alice: two strategies with a known paper record (hand-checked figures below)."""
     breakout = strategy_with_recorder(alice, "Breakout")
     fade = strategy_with_recorder(alice, "Fade")
-    paper_trade(breakout, net="300.00", exit_time=day(6, 10))
-    paper_trade(breakout, net="-100.00", exit_time=day(6, 14), side="short", reason="stop")
-    paper_trade(breakout, net="-200.00", exit_time=day(7), reason="stop")
-    paper_trade(fade, net="500.00", exit_time=day(8), symbol="ESH5")
-    paper_trade(fade, net="-150.00", exit_time=day(10), symbol="ESH5", side="short")
+    RecordedTradeFactory(recorder=breakout.recorder, net="300.00", exit_time=day(6, 10))
+    RecordedTradeFactory(
+        recorder=breakout.recorder,
+        net="-100.00",
+        exit_time=day(6, 14),
+        side="short",
+        exit_reason="stop",
+    )
+    RecordedTradeFactory(
+        recorder=breakout.recorder, net="-200.00", exit_time=day(7), exit_reason="stop"
+    )
+    RecordedTradeFactory(recorder=fade.recorder, net="500.00", exit_time=day(8), symbol="ESH5")
+    RecordedTradeFactory(
+        recorder=fade.recorder, net="-150.00", exit_time=day(10), symbol="ESH5", side="short"
+    )
     return {"breakout": breakout, "fade": fade}
 
 
@@ -65,11 +73,13 @@ def test_strategy_statistics_match_the_hand_computed_figures(alice, api_client_f
 def test_dashboard_summary_counts_today_week_month_and_all_time(alice, api_client_for, alice_book):
     now = timezone.now()
     strategy = alice_book["breakout"]
-    paper_trade(strategy, net="40.00", exit_time=now - timedelta(minutes=1))
+    RecordedTradeFactory(
+        recorder=strategy.recorder, net="40.00", exit_time=now - timedelta(minutes=1)
+    )
     response = api_client_for(alice).get("/api/dashboard/summary/")
     assert response.status_code == 200
     body = response.json()
-    assert body["source"] == "paper"
+    assert body["source"] == "recorded"
     assert body["today_pnl"] == "40.00" and body["today_trades"] == 1
     assert body["week_pnl"] == "40.00" and body["month_pnl"] == "40.00"
     assert body["all_time_pnl"] == "390.00" and body["trades"] == 6
@@ -78,7 +88,7 @@ def test_dashboard_summary_counts_today_week_month_and_all_time(alice, api_clien
 
 
 def test_paper_and_live_are_never_mixed(alice, api_client_for, alice_book):
-    account = broker_account(alice)
+    account = BrokerAccountFactory(connection__user=alice, connection__paper=True, name="DEMO001")
     trader = Trader.objects.create(
         user=alice, strategy=alice_book["breakout"], broker_account=account
     )
@@ -97,7 +107,7 @@ def test_paper_and_live_are_never_mixed(alice, api_client_for, alice_book):
 
 
 def test_live_trades_pair_fills_first_in_first_out_and_reverse(alice, api_client_for, alice_book):
-    account = broker_account(alice)
+    account = BrokerAccountFactory(connection__user=alice, connection__paper=True, name="DEMO001")
     trader = Trader.objects.create(
         user=alice, strategy=alice_book["breakout"], broker_account=account
     )
@@ -141,7 +151,9 @@ def test_date_ranges_are_the_traders_local_days(alice, api_client_for, alice_boo
     alice.save(update_fields=["timezone"])
     strategy = alice_book["breakout"]
     # 02:00 UTC on the 15th is the evening of the 14th in New York.
-    paper_trade(strategy, net="70.00", exit_time=datetime(2025, 1, 15, 2, tzinfo=UTC))
+    RecordedTradeFactory(
+        recorder=strategy.recorder, net="70.00", exit_time=datetime(2025, 1, 15, 2, tzinfo=UTC)
+    )
     client = api_client_for(alice)
     rows = client.get("/api/dashboard/trade-history/?start=2025-01-14&end=2025-01-14").json()
     assert [r["net_pnl"] for r in rows["results"]] == ["70.00"]
@@ -188,10 +200,10 @@ def test_open_positions_show_their_live_open_pnl(alice, api_client_for, alice_bo
         recorder=alice_book["breakout"].recorder, symbol="MNQZ5", net_pos=2,
         avg_price=Decimal("21000"), last_price=Decimal("21005.5"), open_pnl=Decimal("22.00"),
     )  # fmt: skip
-    account = broker_account(alice)
+    account = BrokerAccountFactory(connection__user=alice, connection__paper=True, name="DEMO001")
     Position.objects.create(
         user=alice, broker_account=account, symbol="ESH5", net_pos=-1,
-        net_price=Decimal("6000"), open_pnl=Decimal("-37.50"),
+        net_price=Decimal("6000"), last_price=Decimal("6000.75"),
     )  # fmt: skip
     client = api_client_for(alice)
     paper = client.get("/api/dashboard/positions/").json()["results"]
@@ -210,7 +222,7 @@ def test_a_new_trade_shows_at_once_despite_the_cache(alice, api_client_for, alic
     client = api_client_for(alice)
     url = f"/api/analytics/strategy/{alice_book['fade'].pk}/"
     assert client.get(url).json()["statistics"]["trades"] == 2
-    paper_trade(alice_book["fade"], net="25.00", exit_time=day(14))
+    RecordedTradeFactory(recorder=alice_book["fade"].recorder, net="25.00", exit_time=day(14))
     assert client.get(url).json()["statistics"]["trades"] == 3
 
 
@@ -244,7 +256,7 @@ def test_bob_gets_404_on_alices_ids_and_sees_none_of_her_numbers(
 ):
     client = api_client_for(bob)
     strategy = alice_book["breakout"]
-    account = broker_account(alice)
+    account = BrokerAccountFactory(connection__user=alice, connection__paper=True, name="DEMO001")
     assert client.get(f"/api/analytics/strategy/{strategy.pk}/").status_code == 404
     assert client.get(f"/api/dashboard/trade-history/?strategy={strategy.pk}").status_code == 404
     assert client.get(f"/api/dashboard/trade-history/?account={account.pk}").status_code == 404
@@ -266,10 +278,16 @@ def _query_counts(alice, api_client_for, trades: int) -> dict[str, int]:
     from django.test.utils import CaptureQueriesContext
 
     strategies = [strategy_with_recorder(alice, f"S{trades}-{i}") for i in range(3)]
-    account = broker_account(alice, name=f"ACC{trades}", external_id=trades)
+    account = BrokerAccountFactory(
+        connection__user=alice, connection__paper=True, name=f"ACC{trades}"
+    )
     trader = Trader.objects.create(user=alice, strategy=strategies[0], broker_account=account)
     for i in range(trades):
-        paper_trade(strategies[i % 3], net=str(i - 20), exit_time=day(6) + timedelta(hours=i))
+        RecordedTradeFactory(
+            recorder=strategies[i % 3].recorder,
+            net=str(i - 20),
+            exit_time=day(6) + timedelta(hours=i),
+        )
         if i % 3 == 0:
             live_round_trip(
                 trader=trader, entry="21000", exit=str(21000 + i), at=day(6) + timedelta(hours=i),
@@ -300,3 +318,30 @@ def test_the_dashboard_api_makes_a_bounded_number_of_queries(alice, bob, api_cli
     many = _query_counts(alice, api_client_for, 60)
     assert few == many  # 30× the trades, not one query more
     assert max(many.values()) <= QUERY_BUDGET, many
+
+
+def test_the_dashboards_today_is_the_trading_day_the_control_center_speaks_of(
+    alice, api_client_for
+):
+    """A trade closed just after 17:00 Chicago belongs to today's trading day (even if that was
+    yesterday's calendar date), one closed just before it to the day before: the dashboard's
+    Today card and the Control Center's realized P&L count the same trades."""
+    from traders.risk import trading_day_start
+
+    account = BrokerAccountFactory(connection__user=alice, name="DEMO001")
+    trader = Trader.objects.create(
+        user=alice, strategy=StrategyFactory(user=alice), broker_account=account
+    )
+    now = timezone.now()
+    start = trading_day_start(now)
+    # Long 1 MNQ +10 points ($20) in today's trading day; +50 points ($100) in the one before.
+    # (A minute into the trading day is yesterday evening on the calendar in New York.)
+    soon_after = start + min(timedelta(minutes=1), (now - start) / 2)
+    live_round_trip(trader=trader, entry="21000", exit="21010", at=soon_after, fill_id=10)
+    live_round_trip(trader=trader, entry="21000", exit="21050", at=start - timedelta(minutes=1),
+                    fill_id=20)  # fmt: skip
+    client = api_client_for(alice)
+    summary = client.get("/api/dashboard/summary/?source=live").json()
+    assert (summary["today_pnl"], summary["today_trades"]) == ("20.00", 1)
+    cards = client.get("/api/control-center/").json()
+    assert [t["realized_pnl_today"] for t in cards["traders"]] == ["20.00"]

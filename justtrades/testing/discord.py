@@ -106,18 +106,12 @@ def notifications_worker(transactional_db, fake_discord, tmp_path, notifications
 @pytest.fixture
 def link_discord():
     def link(user, uid: str = "123456789012345678", username: str | None = None):
-        from allauth.socialaccount.models import SocialAccount
+        from notifications.tests.factories import DiscordAccountFactory
 
-        return SocialAccount.objects.create(
-            user=user,
-            provider="discord",
-            uid=uid,
-            extra_data={
-                "id": uid,
-                "username": username or f"{user.username}_dc",
-                "global_name": (username or user.username).title(),
-                "discriminator": "0",
-            },
-        )
+        account = DiscordAccountFactory(user=user, uid=uid)
+        if username:
+            account.extra_data.update(username=username, global_name=username.title())
+            account.save(update_fields=["extra_data"])
+        return account
 
     return link

@@ -101,17 +101,40 @@ class WorkerProcess:
             start_new_session=True,
         )
         try:
-            self.wait_ready()
+            if env.get("REDIS_URL", settings.REDIS_URL) != settings.REDIS_URL:
+                # A broker of its own: this process cannot ask it, its log says when it is up.
+                wait_until(
+                    lambda: " ready." in self.log_text() or self.exited,
+                    timeout=30,
+                    message="worker up",
+                )
+            else:
+                self.wait_ready()
+            if self.exited:  # killed while starting (a crash test does): start another one
+                raise RuntimeError(f"the worker exited while starting ({self.log_path})")
         except BaseException:
             self.kill()  # never leave a worker behind to steal the next test's messages
             raise
         return self
 
+    @property
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
     def wait_ready(self, timeout: float = 30.0) -> None:
+        from celery.exceptions import TimeoutError as CeleryTimeout
+
         from justtrades.tasks import echo
 
         result = echo.delay("ready")
-        result.get(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not self.exited:
+            try:
+                result.get(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+                return
+            except CeleryTimeout:
+                if time.monotonic() > deadline:
+                    raise
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as a crash would."""
@@ -257,3 +280,54 @@ def _clear_cache_between_tests():
     except Exception:  # noqa: BLE001 - tests of a Redis outage stop it on purpose
         pass
     yield
+
+
+def start_process(args: list[str], log_path, **env: str) -> subprocess.Popen:
+    """A project process (``manage.py …``, ``-m celery …``) on this test's database and Redis,
+    in a session of its own so that a kill takes its children too."""
+    log = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=child_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(proc, *, kill: bool = False) -> None:
+    import signal
+
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def start_beat(log_path, **env: str) -> subprocess.Popen:
+    """Celery beat on the database scheduler, with the periodic tasks declared in code."""
+    setup = subprocess.run(
+        [sys.executable, "manage.py", "setup_periodic_tasks"],
+        cwd=ROOT,
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if setup.returncode:
+        raise RuntimeError(f"setup_periodic_tasks failed:\n{setup.stderr[-3000:]}")
+    return start_process(
+        ["-m", "celery", "-A", "celery_app", "beat", "--loglevel", "INFO",
+         "-S", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1"],
+        log_path,
+        **env,
+    )  # fmt: skip
+
+
+def start_broker_stream(log_path, **env: str) -> subprocess.Popen:
+    """``manage.py broker_stream``: the mirror of every active connection."""
+    return start_process(["manage.py", "broker_stream", "--refresh", "1"], log_path, **env)

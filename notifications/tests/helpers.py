@@ -1,4 +1,5 @@
-"""Rows the notification tests need, written the way the trading code writes them."""
+"""Orders and fills written the way the trading code writes them (rows of their own come from
+``notifications.tests.factories``)."""
 
 from __future__ import annotations
 
@@ -9,27 +10,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from accounts.models import BrokerAccount, BrokerConnection
-from strategies.models import Strategy
 from traders.models import Order, Trader
 
 # Per-process base so rows written by a worker process never clash with the test's own.
 _ids = itertools.count(random.randint(10**6, 10**9))
-
-
-def make_account(user, name: str = "DEMO-1") -> BrokerAccount:
-    connection, _ = BrokerConnection.objects.get_or_create(
-        user=user, label=f"Paper {user.username}", defaults={"username": user.username}
-    )
-    return BrokerAccount.objects.create(connection=connection, external_id=next(_ids), name=name)
-
-
-def make_trader(user, *, account=None, strategy_name: str = "NQ Breakout", **fields) -> Trader:
-    account = account or make_account(user)
-    strategy, _ = Strategy.objects.get_or_create(user=user, name=strategy_name)
-    return Trader.objects.create(
-        user=user, strategy=strategy, broker_account=account, enabled=True, **fields
-    )
 
 
 def make_order(
@@ -66,7 +50,7 @@ def record_fill(
 ):
     """A broker fill stored through the traders' own service (which publishes the event)."""
     from accounts.brokers.base import BrokerFill
-    from traders.services import fill_record
+    from traders.mirror import fill_record
 
     return fill_record(
         account=order.broker_account,

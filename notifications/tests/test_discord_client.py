@@ -1,4 +1,4 @@
-"""The Discord client and delivery against our own Discord API server, in this process."""
+"""discord.py's client and our delivery against our own Discord API server, in this process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from notifications import messages as msg
 from notifications import services
 from notifications.discord import (
+    DiscordBadRequest,
     DiscordClient,
     DiscordForbidden,
     DiscordUnauthorized,
@@ -54,11 +55,34 @@ def test_errors_are_typed(client, fake_discord):
     with pytest.raises(DiscordForbidden) as refused:
         client.send_message(channel, content="hi")
     assert (refused.value.status, refused.value.code) == (403, 50007)
-    fake_discord.fail_next("message", 502, {"message": "Bad Gateway", "code": 0})
+    fake_discord.unblock_dms("42")
+    fake_discord.fail_next("message", 503, {"message": "Service Unavailable", "code": 0})
     with pytest.raises(DiscordUnavailable):
         client.send_message(channel, content="hi")
     with pytest.raises(DiscordUnauthorized):
         DiscordClient(token="wrong", base_url=fake_discord.api_url).open_dm("42")
+    fake_discord.fail_next("message", 400, {"message": "Invalid Form Body", "code": 50035})
+    with pytest.raises(DiscordBadRequest):
+        client.send_message(channel, content="hi")
+
+
+def test_a_bad_gateway_is_retried_by_discord_py_itself(client, fake_discord):
+    channel = client.open_dm("42")
+    fake_discord.fail_next("message", 502, {"message": "Bad Gateway", "code": 0})
+    client.send_message(channel, content="hi")
+    assert len(fake_discord.requests_to("message")) == 2
+    assert [m.content for m in fake_discord.messages_to("42")] == ["hi"]
+
+
+def test_the_bot_logs_in_once_and_speaks_discords_protocol(client, fake_discord):
+    channel = client.open_dm("42")
+    client.send_message(channel, content="one")
+    client.send_message(channel, content="two")
+    assert len(fake_discord.requests_to("me")) == 1
+    [request, *_] = fake_discord.requests_to("message")
+    assert request["headers"]["Authorization"] == "Bot test-bot-token"
+    assert request["headers"]["User-Agent"].startswith("DiscordBot (https://github.com/Rapptz")
+    assert request["body"]["allowed_mentions"] == {"parse": []}
 
 
 def test_a_forgotten_dm_channel_is_opened_again(alice, fake_discord, link_discord):
@@ -125,3 +149,40 @@ def test_a_delivery_lost_before_it_started_is_enqueued_again(alice, fake_discord
     )
     Notification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     assert services.notifications_requeue_stale(older_than_seconds=120) == 1
+
+
+def test_a_429_longer_than_discord_py_waits_is_handed_back_with_its_retry_after(
+    client, fake_discord
+):
+    from notifications.discord import INLINE_WAIT_LIMIT, DiscordRateLimited
+
+    channel = client.open_dm("42")
+    fake_discord.rate_limit_next("message", retry_after=INLINE_WAIT_LIMIT + 10)
+    started = time.monotonic()
+    with pytest.raises(DiscordRateLimited) as limited:
+        client.send_message(channel, content="hi")
+    assert time.monotonic() - started < 5  # not slept through
+    assert limited.value.retry_after == pytest.approx(INLINE_WAIT_LIMIT + 10)
+    assert fake_discord.messages_to("42") == []
+
+
+def test_the_task_retries_a_rate_limited_dm_at_retry_after(alice, fake_discord, link_discord):
+    from unittest import mock
+
+    from notifications import tasks
+    from notifications.discord import DiscordRateLimited
+
+    link_discord(alice, "42")
+    [n] = services.notification_notify(
+        user=alice, kind="drift", dedupe_key="d", message=msg.Message(title="Drift")
+    )
+    limited = DiscordRateLimited("rate limited by Discord", retry_after=42.0)
+    with (
+        mock.patch.object(services, "notification_deliver_discord", side_effect=limited),
+        mock.patch.object(tasks.deliver_discord, "retry", side_effect=RuntimeError) as retry,
+        pytest.raises(RuntimeError),
+    ):
+        tasks.deliver_discord.run(n.pk)
+    countdown = retry.call_args.kwargs["countdown"]
+    assert 42.0 <= countdown <= 42.6
+    assert retry.call_args.kwargs["max_retries"] == tasks.MAX_RATE_LIMIT_RETRIES

@@ -12,7 +12,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from celery_app import app
-from notifications.tests.helpers import make_order, make_trader
+from notifications.tests.factories import TraderFactory
+from notifications.tests.helpers import make_order
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +56,7 @@ def next_event(ws, event_type: str, timeout: float = 15.0) -> dict:
 def test_a_fill_written_by_a_worker_reaches_its_owner_and_nobody_else(
     asgi_server, notifications_worker, alice, bob
 ):
-    order = make_order(make_trader(alice), action="Buy", quantity=2)
+    order = make_order(TraderFactory(strategy__user=alice), action="Buy", quantity=2)
     with (
         open_socket(asgi_server, session_cookie(alice)) as alice_ws,
         open_socket(asgi_server, session_cookie(bob)) as bob_ws,
@@ -157,7 +158,7 @@ class WebProcess:
 def test_an_event_from_a_worker_reaches_tabs_on_two_web_processes(
     notifications_worker, alice, tmp_path
 ):
-    order = make_order(make_trader(alice), action="Sell", quantity=1)
+    order = make_order(TraderFactory(strategy__user=alice), action="Sell", quantity=1)
     webs = [WebProcess(tmp_path / f"web{i}.log") for i in range(2)]
     try:
         for web in webs:

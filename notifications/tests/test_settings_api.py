@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from notifications import messages as msg
 from notifications.models import Notification, NotificationPreference, PushSubscription
+from notifications.tests.factories import PushSubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +35,18 @@ def test_settings_exist_for_every_user_with_safe_defaults(alice_api, alice):
     assert data["discord"]["enabled"] is True
     assert data["push"]["enabled"] is False
     assert len(data["push"]["vapid_public_key"]) == 87  # base64url of a 65-byte P-256 point
-    assert {k["kind"]: k["enabled"] for k in data["kinds"]} == {
-        "position_opened": True,
-        "position_closed": True,
-        "target_hit": True,
-        "stop_hit": True,
-        "order_failed": True,
-        "loss_limit": True,
-        "drift": True,
-        "daily_summary": True,
-    }
+    kinds = {k["kind"]: (k["discord"], k["push"]) for k in data["kinds"]}
+    assert list(kinds) == list(msg.KINDS)
+    for kind in (
+        "position_opened", "position_closed", "target_hit", "stop_hit", "order_failed",
+        "protection_lost", "alert_rejected", "signal_dropped", "drift", "daily_loss_limit",
+        "daily_profit_target", "trading_paused", "broker_login_failed",
+        "account_refresh_failed", "recorder_account_unreadable", "daily_summary",
+    ):  # fmt: skip
+        assert kinds[kind] == (True, True), kind
+    assert kinds["weekly_summary"] == (False, False)  # opt-in
+    assert data["weekly_summary"] == {"weekday": 4, "time": "17:00"}
+    assert (data["username"], data["timezone"]) == ("alice", "UTC")
     assert data["daily_summary_time"] == "17:00"
 
 
@@ -50,7 +54,7 @@ def test_kinds_and_the_summary_time_are_saved(alice_api, alice):
     response = alice_api.put(
         "/api/settings/",
         {
-            "kinds": {"stop_hit": False, "drift": False},
+            "kinds": {"stop_hit": {"discord": False}, "drift": {"discord": False, "push": False}},
             "daily_summary_time": "16:15",
             "include_paper": False,
         },
@@ -58,7 +62,11 @@ def test_kinds_and_the_summary_time_are_saved(alice_api, alice):
     )
     assert response.status_code == 200, response.content
     pref = NotificationPreference.objects.get(user=alice)
-    assert (pref.notify_stop_hit, pref.notify_drift, pref.notify_target_hit) == (False, False, True)
+    assert not pref.wants("stop_hit", "discord") and pref.wants("stop_hit", "push")
+    assert not pref.wants("drift", "discord") and not pref.wants("drift", "push")
+    assert pref.wants("target_hit", "discord")
+    row = next(k for k in response.json()["kinds"] if k["kind"] == "stop_hit")
+    assert (row["discord"], row["push"]) == (False, True)
     assert pref.daily_summary_time.strftime("%H:%M") == "16:15"
     assert pref.include_paper is False
     assert response.json()["daily_summary_time"] == "16:15"
@@ -67,7 +75,13 @@ def test_kinds_and_the_summary_time_are_saved(alice_api, alice):
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"kinds": {"moon_landing": True}}, "kinds"),
+        ({"kinds": {"moon_landing": {"discord": True}}}, "kinds"),
+        ({"kinds": {"stop_hit": {"pigeon": True}}}, "kinds"),
+        ({"kinds": {"stop_hit": True}}, "kinds"),
+        ({"weekly_summary_weekday": 7}, "weekly_summary_weekday"),
+        ({"weekly_summary_time": "7pm"}, "weekly_summary_time"),
+        ({"username": "   "}, "username"),
+        ({"timezone": ["UTC"]}, "timezone"),
         ({"daily_summary_time": "25:99"}, "daily_summary_time"),
         ({"discord_enabled": "perhaps"}, "discord_enabled"),
     ],
@@ -234,3 +248,67 @@ def test_a_push_endpoint_must_be_https(alice_api):
     )
     assert response.status_code == 400
     assert "https" in response.json()["message"]
+
+
+def test_each_device_is_listed_and_removable_by_id(alice, alice_api, bob_api):
+    phone = PushSubscriptionFactory(
+        user=alice,
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Version/18.0 "
+        "Mobile/15E148 Safari/604.1",
+        endpoint="https://web.push.apple.com/QGuW",
+    )
+    laptop = PushSubscriptionFactory(user=alice)
+    devices = alice_api.get("/api/push/subscriptions/").json()
+    assert [(d["id"], d["device"], d["endpoint_host"]) for d in devices] == [
+        (phone.pk, "Safari on iPhone", "web.push.apple.com"),
+        (laptop.pk, "Chrome on Linux", "push.example.net"),
+    ]
+    assert alice_api.get("/api/settings/").json()["push"]["subscriptions"] == 2
+
+    assert bob_api.get("/api/push/subscriptions/").json() == []
+    assert bob_api.delete(f"/api/push/subscriptions/{phone.pk}/").status_code == 404
+    assert PushSubscription.objects.filter(pk=phone.pk).exists()
+
+    response = alice_api.delete(f"/api/push/subscriptions/{phone.pk}/")
+    assert response.status_code == 200
+    assert [d["id"] for d in response.json()["push"]["devices"]] == [laptop.pk]
+    assert alice_api.delete(f"/api/push/subscriptions/{phone.pk}/").status_code == 404
+    assert alice_api.delete(f"/api/push/subscriptions/{10**30}/").status_code == 404
+
+
+def test_username_time_zone_and_the_weekly_summary_are_settings(alice, alice_api, bob):
+    response = alice_api.patch(
+        "/api/settings/",
+        {
+            "username": "alice_t",
+            "timezone": "America/Chicago",
+            "weekly_summary_weekday": 6,
+            "weekly_summary_time": "09:30",
+            "kinds": {"weekly_summary": {"discord": True}},
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["username"], body["timezone"]) == ("alice_t", "America/Chicago")
+    assert body["weekly_summary"] == {"weekday": 6, "time": "09:30"}
+    alice.refresh_from_db()
+    assert (alice.username, alice.timezone) == ("alice_t", "America/Chicago")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"username": "bob"}, "That username is taken."),
+        ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
+    ],
+)
+def test_a_taken_username_or_unknown_zone_is_a_clear_400_and_changes_nothing(
+    alice, bob, alice_api, body, message
+):
+    response = alice_api.patch("/api/settings/", {**body, "include_paper": False}, format="json")
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    alice.refresh_from_db()
+    assert (alice.username, alice.timezone) == ("alice", "UTC")
+    assert NotificationPreference.objects.filter(user=alice, include_paper=False).count() == 0

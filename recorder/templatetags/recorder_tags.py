@@ -6,6 +6,9 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
+from recorder.marketdata import paper_markets
+from recorder.selectors import recorded_open_pnl
+
 register = template.Library()
 
 
@@ -25,6 +28,12 @@ def money(value) -> str:
     if d is None:
         return "—"
     return f"{'-' if d < 0 else ''}${abs(d):,.2f}"
+
+
+@register.filter
+def paper_open_pnl(position):
+    """A recorder position's open P&L (``recorder.selectors.recorded_open_pnl``)."""
+    return recorded_open_pnl(position)
 
 
 @register.filter
@@ -52,3 +61,12 @@ def side_of(net_pos) -> str:
 @register.filter
 def absolute(value):
     return abs(value)
+
+
+@register.simple_tag
+def paper_markets_of(user, connection=None):
+    """The paper markets of ``user`` (of one paper ``connection`` when given) for the page."""
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    return [m.to_json() for m in paper_markets(user=user, connection=connection)]

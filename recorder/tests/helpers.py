@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from accounts.brokers.symbols import resolve_symbol
 from strategies.models import Signal
-from strategies.services import signal_create_internal, signal_process, strategy_create
+from strategies.processing import signal_process
+from strategies.services import signal_create_internal, strategy_create
 
 
 def make_strategy(user, name: str = "Trend", **fields):
-    """A strategy through the strategies service (which starts its recorder)."""
+    """A strategy through the strategies service (which starts its recorder); fixed sizing
+    unless the test asks for another."""
+    fields.setdefault("sizing", "fixed")
     return strategy_create(user=user, name=name, **fields)
 
 

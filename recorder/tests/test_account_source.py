@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import call_command
 
-from accounts.brokers.base import get_broker
+from accounts.brokers.factory import broker_for
 from justtrades.testing.fixtures import wait_until
 from recorder import services
 from recorder.models import RecordedFill, RecordedTrade, Recorder, StrategyLog
@@ -28,7 +28,7 @@ def followed(tradovate_sim, alice):
     recorder = services.recorder_update(
         recorder=strategy.recorder, source=Recorder.Source.ACCOUNT, broker_account=account
     )
-    return recorder, account, get_broker(connection)
+    return recorder, account, broker_for(connection)
 
 
 def trade(broker, account, symbol, action, qty):

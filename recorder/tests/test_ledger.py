@@ -14,13 +14,12 @@ import pytest
 from accounts.brokers.symbols import product_spec
 from recorder.ledger import (
     Basis,
-    Distance,
-    ExitRules,
     Instrument,
     Position,
     Quote,
     Reason,
 )
+from strategies.exits import Distance, ExitRules
 
 ES = Instrument("ESZ6", D("0.25"), D("50"))
 MNQ = Instrument("MNQZ6", D("0.25"), D("2"))
@@ -131,16 +130,31 @@ def test_partial_exits_gc():
     assert t2.entry_time == t(0)
 
 
-def test_partial_exits_of_a_three_lot_average_add_up_to_the_cent_es():
+def test_partial_exits_close_the_oldest_entries_first_es():
     pos = Position(instrument=ES)
     for i, price in enumerate(("5000.00", "5000.25", "5000.25")):
         pos.fill(quantity=1, price=D(price), at=t(i))
-    # avg = 15000.50 / 3 = 5000.1666…: a third of the cost is $250,008.33 (rounded).
+    assert pos.avg_price == D("15000.50") / 3  # 5000.1666…
+    # FIFO, as Tradovate pairs fills: the first exit closes the 5000.00 entry.
+    [t1] = pos.fill(quantity=-1, price=D("5001.00"), at=t(10)).trades
+    assert t1.entry_price == D("5000.00") and t1.pnl == D("1.00") * 50  # 50.00
+    [t2] = pos.fill(quantity=-2, price=D("5001.00"), at=t(20)).trades
+    assert t2.entry_price == D("5000.25") and t2.pnl == D("0.75") * 50 * 2  # 75.00
+    assert t2.entry_time == t(1)
+    # Dollars sold − dollars bought = 3 × 5001 × 50 − 15000.50 × 50 = 125.00 exactly.
+    assert t1.pnl + t2.pnl == D("125.00")
+
+
+def test_a_partial_close_of_a_lot_filled_in_pieces_adds_up_to_the_cent_es():
+    pos = Position(instrument=ES)
+    lots = [(1, D("5000.00")), (2, D("5000.25"))]
+    pos.fill(quantity=3, lots=lots, at=t(0))  # one entry that walked the book: one lot
+    assert len(pos.lots) == 1
+    # A third of the $750,025.00 cost is $250,008.33 (rounded).
     [t1] = pos.fill(quantity=-1, price=D("5001.00"), at=t(10)).trades
     assert t1.pnl == D("250050.00") - D("250008.33")  # 41.67
     [t2] = pos.fill(quantity=-2, price=D("5001.00"), at=t(20)).trades
     assert t2.pnl == D("500100.00") - D("500016.67")  # 83.33
-    # Dollars sold − dollars bought = 3 × 5001 × 50 − 15000.50 × 50 = 125.00 exactly.
     assert t1.pnl + t2.pnl == D("125.00")
 
 
@@ -183,13 +197,22 @@ def test_target_hit_exits_at_the_level_es():
     assert trade.exit_time == t(3)
 
 
-def test_target_gapped_through_fills_at_the_quote_es():
+def test_a_target_the_market_jumps_past_fills_at_its_limit_never_better_es():
     pos = Position(instrument=ES, exits=ExitRules(take_profit=Distance(D(2), "points")))
     pos.fill(quantity=1, price=D("5000.00"), at=t(0))
     [trade] = run_quotes(pos, [last(1, "5001.75"), last(2, "5003.00")])
     assert trade.exit_reason == Reason.TARGET
-    assert trade.exit_price == D("5003.00")
-    assert trade.pnl == D("3") * 50  # 150.00
+    assert trade.exit_price == D("5002.00")  # a resting limit: its price, not the 5003.00 print
+    assert trade.pnl == D("2") * 50  # 100.00
+
+
+def test_the_issue_s_three_lot_target_books_what_a_resting_limit_gives_mnq():
+    # 3 MNQ at 21,002 with a 10-point target: the next quote 21,025 books +$60, not +$138.
+    pos = Position(instrument=MNQ, exits=ExitRules(take_profit=Distance(D(10), "points")))
+    pos.fill(quantity=3, price=D("21002.00"), at=t(0))
+    [trade] = pos.on_quote(last(1, "21025.00")).trades
+    assert trade.exit_price == D("21012.00")
+    assert trade.pnl == D("10") * 2 * 3  # 60.00
 
 
 def test_stop_hit_on_a_short_cl():
@@ -216,18 +239,25 @@ def test_gap_through_a_stop_fills_at_the_quote_gc():
     assert trade.mae == D("1740.00")
 
 
-def test_stop_touched_inside_the_spread_fills_at_the_level_gc():
+def test_a_stop_fills_at_the_first_bid_at_or_through_it_gc():
     pos = Position(
         instrument=GC, basis=Basis.BID_ASK, exits=ExitRules(stop_loss=Distance(D(50), "ticks"))
     )
     pos.fill(quantity=2, price=D("2650.0"), at=t(0))
     quotes = [
-        Quote(at=t(1), bid=D("2647.0"), ask=D("2647.1")),
+        Quote(at=t(1), bid=D("2645.1"), ask=D("2645.2")),
         Quote(at=t(2), bid=D("2644.9"), ask=D("2645.1")),  # the 2645.0 stop is in the spread
     ]
     [trade] = run_quotes(pos, quotes)
+    assert trade.exit_price == D("2644.9")  # a sell stop sells at the bid that reached it
+    assert trade.pnl == D("-5.1") * 100 * 2  # -1020.00
+
+
+def test_a_stop_the_market_trades_at_fills_at_its_level_gc():
+    pos = Position(instrument=GC, exits=ExitRules(stop_loss=Distance(D(50), "ticks")))
+    pos.fill(quantity=1, price=D("2650.0"), at=t(0))
+    [trade] = run_quotes(pos, [last(1, "2646.0"), last(2, "2645.0")])
     assert trade.exit_price == D("2645.0")
-    assert trade.pnl == D("-5") * 100 * 2  # -1000.00
 
 
 def test_bid_ask_basis_exits_a_long_at_the_bid():
@@ -306,8 +336,7 @@ def test_without_the_break_even_trigger_the_original_stop_holds():
 
 def test_break_even_of_an_entry_between_ticks_rounds_towards_profit():
     pos = Position(instrument=ES, exits=ExitRules(break_even=Distance(D(2), "points")))
-    pos.fill(quantity=1, price=D("5000.00"), at=t(0))
-    pos.fill(quantity=1, price=D("5000.25"), at=t(1))  # avg 5000.125
+    pos.fill(quantity=2, lots=[(1, D("5000.00")), (1, D("5000.25"))], at=t(0))  # avg 5000.125
     pos.on_quote(last(2, "5002.25"))
     assert pos.levels()["break_even"] == D("5000.25")
     [trade] = pos.on_quote(last(3, "5000.25")).trades
@@ -353,15 +382,20 @@ def test_absolute_price_levels_from_an_alert_gc():
     assert trade.pnl == D("10") * 100
 
 
-def test_adds_move_the_levels_with_the_average_entry():
-    pos = Position(instrument=ES, exits=ExitRules(take_profit=Distance(D(4), "points")))
+def test_an_add_gets_its_own_target_and_stop_around_its_own_fill_es():
+    rules = ExitRules(take_profit=Distance(D(4), "points"), stop_loss=Distance(D(4), "points"))
+    pos = Position(instrument=ES, exits=rules)
     pos.fill(quantity=1, price=D("5000.00"), at=t(0))
-    assert pos.levels()["target"] == D("5004.00")
-    pos.fill(quantity=1, price=D("4998.00"), at=t(1))  # avg 4999.00
-    assert pos.levels()["target"] == D("5003.00")
-    [trade] = pos.on_quote(last(2, "5003.00")).trades
-    assert trade.quantity == 2
-    assert trade.pnl == (2 * D("5003") - D("5000") - D("4998")) * 50  # 400.00
+    pos.fill(quantity=1, price=D("4998.00"), at=t(1))
+    assert [pos.lot_levels(lot)["target"] for lot in pos.lots] == [D("5004.00"), D("5002.00")]
+    assert [pos.lot_levels(lot)["stop"] for lot in pos.lots] == [D("4996.00"), D("4994.00")]
+    assert pos.levels()["target"] == D("5002.00")  # the next target to fill
+    [add] = pos.on_quote(last(2, "5002.00")).trades  # the add's target: +4 points
+    assert (add.quantity, add.entry_price, add.pnl) == (1, D("4998.00"), D("4") * 50)
+    assert pos.net_pos == 1
+    [first] = pos.on_quote(last(3, "4996.00")).trades  # the first entry's stop
+    assert (first.exit_reason, first.pnl) == (Reason.STOP, D("-4") * 50)
+    assert pos.is_flat
 
 
 def test_open_pnl_and_excursions_while_open_gc():
@@ -410,11 +444,11 @@ def test_state_round_trip_keeps_the_position_working():
     )
     assert restored.levels() == pos.levels()
     assert restored.open_pnl() == pos.open_pnl()
-    [trade] = restored.on_quote(last(3, "5006.00")).trades
-    assert trade.exit_reason == Reason.TRAILING
-    assert trade.pnl == (2 * D("5006") - D("5000") - D("5001")) * 50  # 550.00
-    assert trade.mfe == (2 * D("5010") - D("10001")) * 50  # 950.00
-    assert trade.commission == D("8.00")
+    first, second = restored.on_quote(last(3, "5006.00")).trades  # each lot's own trailing stop
+    assert {first.exit_reason, second.exit_reason} == {Reason.TRAILING}
+    assert first.pnl + second.pnl == (2 * D("5006") - D("5000") - D("5001")) * 50  # 550.00
+    assert first.mfe + second.mfe == (2 * D("5010") - D("10001")) * 50  # 950.00
+    assert first.commission + second.commission == D("8.00")
 
 
 @pytest.mark.parametrize(

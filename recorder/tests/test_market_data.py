@@ -9,18 +9,19 @@ from decimal import Decimal as D
 
 import pytest
 
-from accounts.brokers.base import get_broker
+from accounts.brokers.factory import broker_for
 from justtrades.testing.fixtures import ROOT, child_env, wait_until
 from recorder import services
 from recorder.models import RecordedPosition, RecordedTrade, Recorder
 from recorder.tests.helpers import front, make_strategy, send
+from traders.tests.conftest import sim_connection
 
 MNQ = front("MNQ1!")
 
 
 @pytest.mark.django_db
 def test_next_bid_ask_fills_a_buy_at_the_ask(tradovate_sim, alice):
-    tradovate_sim.connect(alice)
+    sim_connection(tradovate_sim, alice, kind="tradovate_demo")  # its market data, no paper
     strategy = make_strategy(alice)
     services.recorder_update(recorder=strategy.recorder, fill_mode=Recorder.FillMode.NEXT_QUOTE)
     tradovate_sim.set_price(MNQ, "21000.00")  # bid 21000.00, ask 21000.25
@@ -31,21 +32,21 @@ def test_next_bid_ask_fills_a_buy_at_the_ask(tradovate_sim, alice):
 
 
 @pytest.mark.django_db
-def test_an_alert_without_a_price_fills_at_the_next_trade(tradovate_sim, alice):
+def test_an_alert_without_a_price_buys_at_the_paper_market_s_ask(tradovate_sim, alice):
     tradovate_sim.connect(alice)
     strategy = make_strategy(alice)
-    tradovate_sim.set_price(MNQ, "21000.50")
+    tradovate_sim.set_price(MNQ, "21000.50")  # bid 21000.50, ask 21000.75; no alert moved it
     send(strategy, "buy")
     pos = RecordedPosition.objects.get(recorder=strategy.recorder, symbol=MNQ)
-    assert pos.avg_price == D("21000.50")
+    assert pos.avg_price == D("21000.75")  # where the Paper account's market buy fills
 
 
 @pytest.mark.django_db
 def test_the_auto_flatten_exit_is_recorded_as_session_end(tradovate_sim, alice):
-    tradovate_sim.connect(alice)
+    login = tradovate_sim.connect(alice).username
     strategy = make_strategy(alice)
     send(strategy, "sell @ 21010.00")
-    tradovate_sim.set_price(MNQ, "21000.00")
+    tradovate_sim.set_price(MNQ, "21000.00", user=login)  # alice's paper market
     send(strategy, "exit", origin="auto_flatten")
     [trade] = RecordedTrade.objects.filter(recorder=strategy.recorder)
     assert trade.exit_reason == "session_end"
@@ -64,7 +65,7 @@ def test_no_quote_is_a_visible_error(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_quote_process_closes_a_position_on_the_live_feed(tradovate_sim, alice, tmp_path):
-    tradovate_sim.connect(alice)
+    login = tradovate_sim.connect(alice).username
     strategy = make_strategy(
         alice,
         take_profit=D("8"),
@@ -86,14 +87,14 @@ def test_the_quote_process_closes_a_position_on_the_live_feed(tradovate_sim, ali
     try:
 
         def streamed():
-            tradovate_sim.set_price(MNQ, "21001.00")
+            tradovate_sim.set_price(MNQ, "21001.00", user=login)
             pos = RecordedPosition.objects.get(recorder=strategy.recorder, symbol=MNQ)
             return pos.last_price == D("21001.00")
 
         wait_until(streamed, timeout=20, interval=0.3, message="the first streamed quote")
         pos = RecordedPosition.objects.get(recorder=strategy.recorder, symbol=MNQ)
         assert pos.open_pnl == D("1.00") * 2
-        tradovate_sim.set_price(MNQ, "21002.00")  # the 8-tick target
+        tradovate_sim.set_price(MNQ, "21002.00", user=login)  # the 8-tick target
         trade = wait_until(
             lambda: RecordedTrade.objects.filter(recorder=strategy.recorder).first(),
             timeout=15,
@@ -112,15 +113,15 @@ def test_the_quote_process_closes_a_position_on_the_live_feed(tradovate_sim, ali
 
 @pytest.mark.django_db
 def test_flatten_closes_the_paper_position_at_the_market(tradovate_sim, alice, api_client_for):
-    tradovate_sim.connect(alice)
+    login = tradovate_sim.connect(alice).username
     strategy = make_strategy(alice, sizing="signal")
     send(strategy, "buy 2 @ 21000.00")
-    tradovate_sim.set_price(MNQ, "21003.00")
+    tradovate_sim.set_price(MNQ, "21003.00", user=login)
     r = api_client_for(alice).post(f"/api/recorders/{strategy.recorder.pk}/flatten/")
     assert r.status_code == 200 and r.json()["positions"] == []
     [trade] = RecordedTrade.objects.filter(recorder=strategy.recorder)
     assert trade.exit_reason == "flatten"
-    assert trade.exit_price == D("21003.00")  # the last trade of the simulator's feed
+    assert trade.exit_price == D("21003.00")  # alice's paper market
     assert trade.pnl == D("3") * 2 * 2
 
 
@@ -153,7 +154,7 @@ def test_the_process_records_a_followed_accounts_fills_from_its_event_stream(
             timeout=20,
             message="the account stream's first sync",
         )
-        client = get_broker(connection)
+        client = broker_for(connection)
         tradovate_sim.set_price(MNQ, "21000.00")
         client.place_order(account_id=account.external_id, symbol=MNQ, action="Buy", qty=1)
         tradovate_sim.set_price(MNQ, "21005.00")

@@ -41,7 +41,7 @@ def test_detail_page_lists_trades_and_log(alice, alice_client):
     html = r.content.decode()
     assert r.status_code == 200
     assert "-$10.00" in html  # 5 points × $2
-    assert "Paper entry" in html and "Paper exit" in html
+    assert "Recorded entry" in html and "Recorded exit" in html
     assert 'data-action="stop"' in html
 
 

@@ -91,8 +91,9 @@ def test_adds_partial_exits_and_a_reversal_from_alerts(alice):
         ("long", 1, "reversal"),
         ("short", 2, "signal"),
     ]
-    assert trades[0].pnl == (D("6005.00") - D("6001.00")) * 50  # 200.00
-    assert trades[1].pnl == (D("6003.00") - D("6001.00")) * 50  # 100.00
+    # Exits close the oldest entry first (FIFO, as the broker pairs fills).
+    assert trades[0].pnl == (D("6005.00") - D("6000.00")) * 50  # 250.00
+    assert trades[1].pnl == (D("6003.00") - D("6002.00")) * 50  # 50.00
     assert trades[2].pnl == (D("6003.00") - D("5999.50")) * 50 * 2  # 350.00
     assert position(recorder, ES).net_pos == 0
 
@@ -163,7 +164,7 @@ def test_a_strategy_without_a_recorder_is_processed_all_the_same(alice):
 
 
 def test_every_change_is_pushed_to_the_owners_pages(alice, django_capture_on_commit_callbacks):
-    from notifications import realtime
+    from justtrades import realtime
 
     events = []
 

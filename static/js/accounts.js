@@ -30,13 +30,7 @@
         }
         await reload();
       } else if (del) {
-        if (!window.confirm("Delete " + del.dataset.label + " and its accounts?")) return;
-        try {
-          await JT.api("/api/accounts/" + del.dataset.deleteConnection + "/", { method: "DELETE" });
-          JT.toast(del.dataset.label + " deleted", "success");
-        } catch (err) {
-          JT.toast(err.message, "error");
-        }
+        await removeConnection(del.dataset.deleteConnection, del.dataset.label);
         await reload();
       } else if (paper) {
         paper.disabled = true;
@@ -51,10 +45,78 @@
       }
     });
 
+    // Delete: an empty connection goes; one with traders or history is archived after the
+    // trader saw what it affects (the server answers 409 with the list).
+    const removeConnection = async function (id, label) {
+      if (!window.confirm("Delete " + label + " and its accounts?")) return;
+      const url = "/api/accounts/" + id + "/";
+      try {
+        await JT.api(url, { method: "DELETE" });
+        JT.toast(label + " deleted", "success");
+      } catch (err) {
+        const extra = (err.data && err.data.extra) || {};
+        if (err.status !== 409 || extra.code !== "has_history") {
+          JT.toast(err.message, "error");
+          return;
+        }
+        if (!window.confirm(describeUsage(label, extra.affected))) return;
+        try {
+          await JT.api(url + "?archive=true", { method: "DELETE" });
+          JT.toast(label + " archived: its history is kept", "success");
+        } catch (again) {
+          JT.toast(again.message, "error");
+        }
+      }
+    };
+    const describeUsage = function (label, usage) {
+      const lines = [label + " has history, so it will be archived instead of deleted:"];
+      (usage.traders || []).forEach(function (t) {
+        lines.push("• trader " + t.strategy + " on " + t.account + (t.enabled ? " (on)" : " (off)"));
+      });
+      (usage.recorders || []).forEach(function (r) { lines.push("• recorder of " + r.strategy); });
+      if (usage.orders) lines.push("• " + usage.orders + " order(s)");
+      if (usage.fills) lines.push("• " + usage.fills + " fill(s)");
+      lines.push("", "It disappears from your pages and pickers; its trades stay in your history.");
+      return lines.join("\n");
+    };
+
+    // A broker position moved (a fill, a new last price): its account's open P&L with it.
     document.addEventListener("jt:event", function (event) {
-      if (event.detail && event.detail.type === "account") reload();
+      const d = event.detail;
+      if (!d) return;
+      if (d.type === "account" || (d.type === "position" && d.data && d.data.source === "broker")) reload();
     });
     document.addEventListener("jt:reconnected", reload);
+  }
+
+  // --- Edit a connection: Test Connection with what is typed, blank secrets kept -------------
+  const edit = document.getElementById("connection-edit-form");
+  if (edit && document.getElementById("test-connection")) {
+    const result = document.getElementById("test-result");
+    document.getElementById("test-connection").addEventListener("click", async function (event) {
+      const button = event.currentTarget;
+      const body = { connection_id: Number(edit.dataset.connectionId) };
+      ["username", "password", "app_id", "cid", "sec"].forEach(function (name) {
+        const input = edit.querySelector("[name=" + name + "]");
+        if (input) body[name] = input.value;
+      });
+      button.disabled = true;
+      result.className = "muted";
+      result.textContent = "Testing…";
+      try {
+        const data = await JT.api("/api/accounts/test-connection/", { method: "POST", body: body });
+        result.className = "pos";
+        result.textContent = data.message;
+      } catch (err) {
+        result.className = "neg";
+        const fields = err.data && err.data.extra && err.data.extra.fields;
+        result.textContent = fields
+          ? Object.keys(fields).map(function (k) { return k + ": " + fields[k]; }).join("; ")
+          : err.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
   }
 
   // --- Add Account --------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 /* Shared drawing for the dashboard and analytics pages: charts, calendar, tables, formats.
-   Charts use TradingView's lightweight-charts (static/vendor/, installed by the set-up). */
+   Charts use TradingView's lightweight-charts (static/vendor/, installed by the set-up from npm).
+   Without it (or without a chart box on the page) a chart is a stand-in that draws nothing, so
+   the numbers, tables and calendar still fill in. */
 (function () {
   "use strict";
 
@@ -57,6 +59,46 @@
     return td;
   }
 
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // A chart time ("2025-01-09", a business day, or unix seconds) as [year, month, day].
+  function dayParts(time) {
+    if (typeof time === "string") return time.split("-").map(Number);
+    if (typeof time === "number") {
+      const d = new Date(time * 1000);
+      return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+    }
+    return [time.year, time.month, time.day];
+  }
+  function dayTick(time) {
+    const p = dayParts(time);
+    return MONTHS[p[1] - 1] + " " + p[2];
+  }
+  function dayText(time) {
+    const p = dayParts(time);
+    return p[0] + "-" + String(p[1]).padStart(2, "0") + "-" + String(p[2]).padStart(2, "0");
+  }
+  function dayBefore(isoDay) {
+    const p = isoDay.split("-").map(Number);
+    return new Date(Date.UTC(p[0], p[1] - 1, p[2] - 1)).toISOString().slice(0, 10);
+  }
+
+  // A price axis at least `minimumSpan` dollars tall, so that one day of trades is not drawn
+  // as a cliff across cents ($50,019.94–$50,020.06).
+  function atLeastSpan(minimumSpan) {
+    return function (original) {
+      const res = original();
+      if (res === null || !res.priceRange) return res;
+      const range = res.priceRange;
+      const missing = minimumSpan - (range.maxValue - range.minValue);
+      if (missing > 0) {
+        range.minValue -= missing / 2;
+        range.maxValue += missing / 2;
+      }
+      return res;
+    };
+  }
+  function equitySpan(value) { return Math.max(Math.abs(value) * 0.01, 100); }
+
   function chartOptions(container) {
     return {
       autoSize: true,
@@ -68,9 +110,10 @@
       },
       grid: { vertLines: { color: "rgba(34,48,77,.5)" }, horzLines: { color: "rgba(34,48,77,.5)" } },
       rightPriceScale: { borderColor: "#22304d" },
-      timeScale: { borderColor: "#22304d", timeVisible: false },
+      // Days read as "Jan 9" on the axis and "2025-01-09" under the crosshair, however few.
+      timeScale: { borderColor: "#22304d", timeVisible: false, tickMarkFormatter: dayTick },
       crosshair: { mode: 0 },
-      localization: { priceFormatter: function (p) { return JT.money(p); } },
+      localization: { priceFormatter: function (p) { return JT.money(p); }, timeFormatter: dayText },
       height: container.clientHeight || 300,
     };
   }
@@ -89,8 +132,16 @@
     }
   }
 
+  /* What a chart is when there is nothing to draw it with (or on). */
+  function NoChart() {}
+  NoChart.prototype.setData = function () {};
+  NoChart.prototype.pointCount = function () { return 0; };
+  NoChart.prototype.axisRange = function () { return null; };
+  const drawable = function (container) { return Boolean(LWC && container); };
+
   /* Equity curve (pane 0) with its drawdown underneath (pane 1). */
   function EquityChart(container) {
+    if (!drawable(container)) return new NoChart();
     this.container = container;
     this.chart = LWC.createChart(container, chartOptions(container));
     this.equity = this.chart.addSeries(LWC.AreaSeries, {
@@ -109,18 +160,33 @@
   }
   EquityChart.prototype.setData = function (charts) {
     const eq = points(charts.equity);
+    const drawdown = points(charts.drawdown);
+    const capital = num(charts.starting_capital);
+    if (eq.length && capital !== null) {
+      // The curve starts from the starting capital the day before the first trade day.
+      const start = dayBefore(eq[0].time);
+      eq.unshift({ time: start, value: capital });
+      drawdown.unshift({ time: start, value: 0 });
+    }
+    const span = equitySpan(capital === null ? (eq.length ? eq[0].value : 0) : capital);
+    this.equity.applyOptions({ autoscaleInfoProvider: atLeastSpan(span) });
     this.equity.setData(eq);
-    this.drawdown.setData(points(charts.drawdown));
+    this.drawdown.setData(drawdown);
     setEmpty(this.container, eq.length === 0);
     if (eq.length) this.chart.timeScale().fitContent();
   };
   EquityChart.prototype.pointCount = function () { return this.equity.data().length; };
+  // What the price axis spans, in dollars: {from, to}.
+  EquityChart.prototype.axisRange = function () { return this.equity.priceScale().getVisibleRange(); };
 
   /* Daily P&L bars, green up, red down. */
   function DailyChart(container) {
+    if (!drawable(container)) return new NoChart();
     this.container = container;
     this.chart = LWC.createChart(container, chartOptions(container));
-    this.bars = this.chart.addSeries(LWC.HistogramSeries, { title: "Daily P&L", base: 0 });
+    this.bars = this.chart.addSeries(LWC.HistogramSeries, {
+      title: "Daily P&L", base: 0, autoscaleInfoProvider: atLeastSpan(100),
+    });
   }
   DailyChart.prototype.setData = function (charts) {
     const data = (charts.daily_pnl || []).map(function (r) {
@@ -132,9 +198,11 @@
     if (data.length) this.chart.timeScale().fitContent();
   };
   DailyChart.prototype.pointCount = function () { return this.bars.data().length; };
+  DailyChart.prototype.axisRange = function () { return this.bars.priceScale().getVisibleRange(); };
 
   /* Several cumulative-P&L lines on one chart (strategy comparison). */
   function MultiLineChart(container, legend) {
+    if (!drawable(container)) return new NoChart();
     this.container = container;
     this.legend = legend;
     this.chart = LWC.createChart(container, chartOptions(container));
@@ -148,7 +216,9 @@
     let total = 0;
     lines.forEach(function (line, i) {
       const color = PALETTE[i % PALETTE.length];
-      const series = chart.addSeries(LWC.LineSeries, { color: color, lineWidth: 2, title: line.name });
+      const series = chart.addSeries(LWC.LineSeries, {
+        color: color, lineWidth: 2, title: line.name, autoscaleInfoProvider: atLeastSpan(100),
+      });
       const data = points(line.points);
       total += data.length;
       series.setData(data);
@@ -308,14 +378,13 @@
     });
   }
 
-  function isoDay(d) {
-    return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
-  }
+  function isoDay(d) { return JT.localDay(d); }  // the day in the user's zone, as the server counts days
 
   window.JTA = {
     EquityChart: EquityChart, DailyChart: DailyChart, MultiLineChart: MultiLineChart,
     Calendar: Calendar, statsTable: statsTable, groupTable: groupTable, STAT_ROWS: STAT_ROWS,
     el: el, cell: cell, moneyCell: moneyCell, signed: signed, pct: pct, ratio: ratio,
     profitFactor: profitFactor, duration: duration, isoDay: isoDay, num: num,
+    chartsAvailable: Boolean(LWC),
   };
 })();

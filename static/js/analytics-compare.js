@@ -4,14 +4,14 @@
 
   const config = JSON.parse(document.getElementById("analytics-config").textContent);
   const chartBox = document.getElementById("compare-chart");
-  if (!chartBox) return; // no strategies yet
+  const table = document.getElementById("compare-table");
+  if (!table) return; // no strategies yet
   const params = new URLSearchParams(window.location.search);
   const state = {
-    source: params.get("source") || config.source || "paper",
+    source: config.source || "recorded",  // the server reads ?source=, old names included
     capital: params.get("capital") || config.capital,
   };
   const chart = new JTA.MultiLineChart(chartBox, document.getElementById("compare-legend"));
-  const table = document.getElementById("compare-table");
   const capitalInput = document.getElementById("an-capital");
 
   function picked() {

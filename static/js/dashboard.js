@@ -7,7 +7,7 @@
   const isStrategy = config.page === "strategy";
   const params = new URLSearchParams(window.location.search);
   const state = {
-    source: params.get("source") || config.source || "paper",
+    source: config.source || "recorded",  // the server reads ?source=, old names included
     start: params.get("start") || "",
     end: params.get("end") || "",
     capital: params.get("capital") || config.capital,
@@ -66,14 +66,17 @@
 
   function renderSummary(summary, stats) {
     if (!isStrategy && summary) {
+      // Before the first closed trade the P&L cards say so, rather than show $0.00.
+      const none = !summary.trades;
       ["today", "week", "month"].forEach(function (k) {
-        setText('[data-stat="' + k + '_pnl"]', JTA.signed(summary[k + "_pnl"]), summary[k + "_pnl"]);
-        setText('[data-sub="' + k + '_trades"]', trades(summary[k + "_trades"]));
+        setText('[data-stat="' + k + '_pnl"]', none ? "—" : JTA.signed(summary[k + "_pnl"]), summary[k + "_pnl"]);
+        setText('[data-sub="' + k + '_trades"]', none ? "" : trades(summary[k + "_trades"]));
       });
-      setText('[data-stat="all_time_pnl"]', JTA.signed(summary.all_time_pnl), summary.all_time_pnl);
-      setText('[data-sub="trades"]', trades(summary.trades));
-      setText('[data-stat="open_pnl"]', JTA.signed(summary.open_pnl), summary.open_pnl);
-      setText('[data-sub="open_positions"]', summary.open_positions + " open");
+      setText('[data-stat="all_time_pnl"]', none ? "—" : JTA.signed(summary.all_time_pnl), summary.all_time_pnl);
+      setText('[data-sub="trades"]', none ? "no closed trade yet" : trades(summary.trades));
+      const flat = !summary.open_positions;
+      setText('[data-stat="open_pnl"]', flat ? "—" : JTA.signed(summary.open_pnl), summary.open_pnl);
+      setText('[data-sub="open_positions"]', flat ? "flat" : summary.open_positions + " open");
     }
     const s = isStrategy ? stats : summary;
     if (isStrategy) {
@@ -82,8 +85,8 @@
     }
     setText('[data-stat="win_rate"]', JTA.pct(s.win_rate));
     setText('[data-stat="profit_factor"]', JTA.profitFactor(s.profit_factor, s.gross_profit));
-    setText('[data-stat="max_drawdown"]', JTA.num(s.max_drawdown) ? "−" + JT.money(s.max_drawdown) : JT.money(0),
-      JTA.num(s.max_drawdown) ? -1 : 0);
+    const drawdownText = !s.trades ? "—" : JTA.num(s.max_drawdown) ? "−" + JT.money(s.max_drawdown) : JT.money(0);
+    setText('[data-stat="max_drawdown"]', drawdownText, JTA.num(s.max_drawdown) ? -1 : 0);
     setText('[data-sub="max_drawdown_percent"]', s.max_drawdown_percent === null ? "" : JTA.pct(s.max_drawdown_percent, 2) + " of peak equity");
   }
 
@@ -156,7 +159,8 @@
     calendar.setData(data.charts.calendar, JTA.isoDay(new Date()));
     JTA.statsTable($("#stats-table"), stats);
     $("#capital-note").textContent = JT.money(stats.starting_capital);
-    $("#tz-note").textContent = "Days in " + data.charts.timezone;
+    const tzNote = $("#tz-note");  // beside the daily chart, absent without the chart library
+    if (tzNote) tzNote.textContent = "Days in " + data.charts.timezone;
     $("#stats-range").textContent = stats.trades
       ? (stats.first_trade_at || "").slice(0, 10) + " → " + (stats.last_trade_at || "").slice(0, 10)
       : "";
@@ -244,7 +248,7 @@
     state.range = range;
     const today = new Date();
     if (range === "all") { state.start = ""; state.end = ""; }
-    else if (range === "ytd") { state.start = today.getFullYear() + "-01-01"; state.end = ""; }
+    else if (range === "ytd") { state.start = JT.localDay(today).slice(0, 4) + "-01-01"; state.end = ""; }
     else {
       const from = new Date(today.getTime() - (Number(range) - 1) * 86400000);
       state.start = JTA.isoDay(from);
@@ -303,6 +307,30 @@
   $("#page-next").addEventListener("click", function () {
     state.page += 1;
     loadHistory().catch(function (err) { state.page -= 1; JT.toast(err.message, "error"); });
+  });
+
+  // The first-steps checklist ticks off live: an alert, a trader switched on, an account found.
+  const STEP_TYPES = ["signal", "trader", "strategy", "account"];
+  async function refreshFirstSteps() {
+    const list = $("#first-steps");
+    if (!list) return;
+    const data = await JT.api("/api/dashboard/first-steps/");
+    if (data.done) { list.remove(); return; }
+    data.results.forEach(function (step, i) {
+      const li = list.querySelector('[data-step="' + step.key + '"]');
+      if (!li || (li.dataset.done === "1") === step.done) return;
+      li.dataset.done = step.done ? "1" : "0";
+      li.classList.toggle("done", step.done);
+      li.querySelector(".check-mark").textContent = step.done ? "✓" : String(i + 1);
+      const action = step.done
+        ? JTA.el("span", { className: "muted" }, "done")
+        : JTA.el("a", { className: "btn btn-sm", href: step.href }, step.action);
+      li.lastElementChild.replaceWith(action);
+    });
+  }
+  document.addEventListener("jt:event", function (event) {
+    const detail = event.detail || {};
+    if (STEP_TYPES.indexOf(detail.type) !== -1) refreshFirstSteps().catch(function () { /* the next event or a reload */ });
   });
 
   // Live: anything that can move a number re-fetches (debounced; the server caches the figures).

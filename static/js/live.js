@@ -3,7 +3,8 @@
  *   document.addEventListener("jt:event", (e) => { e.detail.type; e.detail.data; });
  *   document.addEventListener("jt:reconnected", () => { refetch state over REST });
  *
- * Channel layers deliver at most once, so after any reconnect the page re-fetches its state.
+ * Channel layers deliver at most once, and nothing is delivered before the socket is open, so
+ * on every open (the first one too: the page was drawn before it) the page re-fetches its state.
  */
 (function () {
   "use strict";
@@ -11,7 +12,6 @@
   const LABELS = { connecting: "● connecting", live: "● live", offline: "● offline", signedout: "● signed out" };
   let socket = null;
   let attempt = 0;
-  let everConnected = false;
   let retryTimer = null;
   let pingTimer = null;
   let stopped = false;
@@ -32,8 +32,36 @@
     return Number.isFinite(n) ? String(n) : String(x == null ? "" : x);
   }
 
+  // Timeline events that a trader must see at once, whatever page is open (data.data.event).
+  const EVENT_TOASTS = {
+    alert_rejected: (d) => `Alert rejected: ${d.reason || ""}`,
+    signal_dropped: (d) => `Signal dropped: ${d.reason || "too old"}`,
+    order_failed: (d) => `Order failed: ${[d.reason, d.text].filter(Boolean).join(" — ")}`,
+    protection_lost: (d) => `Stop or target lost: ${d.reason || ""}`,
+    daily_loss_limit: (d) => `Daily loss limit reached (${d.account || ""})`,
+    trading_paused: (d) => `Trading paused: ${d.reason || "the broker asked for a CAPTCHA"}`,
+    broker_login_failed: (d) => `Broker login failed: ${d.error || ""}`,
+    account_refresh_failed: (d) => `Account refresh failed: ${d.error || ""}`,
+    recorder_account_unreadable: (d) => `Recorder cannot read its account: ${d.error || ""}`,
+  };
+  // A rejection arrives twice (the signal row and its timeline line): one toast per signal.
+  const toldRejections = new Set();
+  function rejectionOnce(signalId) {
+    if (signalId === undefined || signalId === null || signalId === "") return true;
+    const key = String(signalId);
+    if (toldRejections.has(key)) return false;
+    toldRejections.add(key);
+    return true;
+  }
+
   function toastFor(type, data) {
     if (!data || typeof data !== "object") return;
+    const line = type === "log" && data.data && typeof data.data === "object" ? data.data : null;
+    if (line && EVENT_TOASTS[line.event]) {
+      if (line.event === "alert_rejected" && !rejectionOnce(line.signal_id || data.signal_id)) return;
+      toast(EVENT_TOASTS[line.event](line), "error");
+      return;
+    }
     if (type === "fill") {
       const side = String(data.action || data.side || "").toUpperCase();
       const where = data.account || data.account_name || "";
@@ -46,7 +74,7 @@
     } else if (type === "log" && String(data.kind || "") === "error") {
       toast(data.message || "Error", "error");
     } else if (type === "signal" && String(data.status || "") === "rejected") {
-      toast(`Alert rejected: ${data.reason || ""}`, "error");
+      if (rejectionOnce(data.id)) toast(`Alert rejected: ${data.reason || ""}`, "error");
     } else if (type === "toast") {
       toast(data.message || "", data.kind || "info");
     }
@@ -84,8 +112,8 @@
       pingTimer = window.setInterval(() => {
         if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
       }, 25000);
-      if (everConnected) document.dispatchEvent(new CustomEvent("jt:reconnected"));
-      everConnected = true;
+      // What happened between the page's drawing (or the last drop) and now was never sent.
+      document.dispatchEvent(new CustomEvent("jt:reconnected"));
     });
     socket.addEventListener("message", (msg) => {
       let event;

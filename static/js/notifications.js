@@ -31,24 +31,77 @@
     show($("discord-link-form"), !d.linked && d.oauth_configured);
     show($("discord-test"), d.linked && d.bot_configured);
     show($("discord-unlink"), d.linked);
-    $("discord-enabled").checked = d.enabled;
+    // Without a bot on this server no DM can go out: its switches say so and do not move.
+    const noBot = !d.bot_configured;
+    $("discord-enabled").checked = d.enabled && !noBot;
+    $("discord-enabled").disabled = noBot;
+    $("discord-enabled").closest("label").title = noBot ? "Not available: this server has no Discord bot." : "";
     $("push-enabled").checked = s.push.enabled;
     $("include-paper").checked = s.include_paper;
     $("daily-summary-time").value = s.daily_summary_time;
     text($("summary-tz"), s.timezone);
 
-    const kinds = $("notification-kinds");
+    $("weekly-summary-day").value = String(s.weekly_summary.weekday);
+    $("weekly-summary-time").value = s.weekly_summary.time;
+
+    // One row per kind, a switch per channel: what arrives on Discord, what on this phone.
+    const kinds = $("notification-kinds").querySelector("tbody");
     kinds.replaceChildren();
+    let group = "";
     s.kinds.forEach((k) => {
-      const label = document.createElement("label");
-      label.className = "check";
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.checked = k.enabled;
-      box.dataset.kind = k.kind;
-      box.addEventListener("change", () => save({ kinds: { [k.kind]: box.checked } }));
-      label.append(box, " " + k.label);
-      kinds.append(label);
+      if (k.group !== group) {
+        group = k.group;
+        const head = document.createElement("tr");
+        const th = document.createElement("th");
+        th.colSpan = 3; th.className = "kind-group"; th.textContent = group;
+        head.append(th); kinds.append(head);
+      }
+      const tr = document.createElement("tr");
+      tr.dataset.kindRow = k.kind;
+      const name = document.createElement("td");
+      name.textContent = k.label;
+      tr.append(name);
+      ["discord", "push"].forEach((channel) => {
+        const td = document.createElement("td");
+        td.className = "num";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.checked = k[channel] && !(channel === "discord" && noBot);
+        box.disabled = channel === "discord" && noBot;
+        box.dataset.kind = k.kind;
+        box.dataset.channel = channel;
+        box.setAttribute("aria-label", `${k.label}: ${channel === "discord" ? "Discord" : "push"}`);
+        box.addEventListener("change", () => save({ kinds: { [k.kind]: { [channel]: box.checked } } }));
+        td.append(box);
+        tr.append(td);
+      });
+      kinds.append(tr);
+    });
+
+    const devices = $("push-devices");
+    devices.replaceChildren();
+    if (!s.push.devices.length) {
+      const li = document.createElement("li");
+      li.className = "muted"; li.textContent = "No device receives push notifications yet.";
+      devices.append(li);
+    }
+    s.push.devices.forEach((d) => {
+      const li = document.createElement("li");
+      li.dataset.device = d.id;
+      const what = document.createElement("span");
+      what.textContent = `${d.device} · since ${JT.fmtTime(d.created_at)}` + (d.last_error ? ` · ${d.last_error}` : "");
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.className = "btn btn-sm btn-ghost"; remove.textContent = "Remove";
+      remove.dataset.removeDevice = d.id;
+      remove.addEventListener("click", async () => {
+        if (!window.confirm(`Stop push notifications to ${d.device}?`)) return;
+        try {
+          render(await api(`/api/push/subscriptions/${d.id}/`, { method: "DELETE" }));
+          toast("Device removed.", "success");
+        } catch (e) { toast(e.message, "error"); }
+      });
+      li.append(what, " ", remove);
+      devices.append(li);
     });
 
     const body = $("recent-notifications").querySelector("tbody");
@@ -61,7 +114,7 @@
     }
     s.recent.forEach((n) => {
       const tr = document.createElement("tr");
-      const cells = [new Date(n.created_at).toLocaleString(), n.channel === "discord" ? "Discord" : "Push", n.title];
+      const cells = [JT.fmtTime(n.created_at), n.channel === "discord" ? "Discord" : "Push", n.title];
       cells.forEach((c) => { const td = document.createElement("td"); td.textContent = c; tr.append(td); });
       const td = document.createElement("td");
       const badge = document.createElement("span");
@@ -96,6 +149,8 @@
   });
   $("include-paper").addEventListener("change", (e) => save({ include_paper: e.target.checked }));
   $("daily-summary-time").addEventListener("change", (e) => { if (e.target.value) save({ daily_summary_time: e.target.value }); });
+  $("weekly-summary-day").addEventListener("change", (e) => save({ weekly_summary_weekday: Number(e.target.value) }));
+  $("weekly-summary-time").addEventListener("change", (e) => { if (e.target.value) save({ weekly_summary_time: e.target.value }); });
   $("discord-test").addEventListener("click", async () => {
     try {
       await api("/api/settings/test-dm/", { method: "POST", body: {} });
@@ -125,6 +180,11 @@
   }
 
   async function refreshPushState() {
+    if (window.JT.isIOS && !window.JT.isStandalone) {
+      text($("push-state"), "On iPhone and iPad, push works in the app: Share → Add to Home Screen, then open Just.Trades from the Home Screen and enable push there.");
+      show($("push-subscribe"), false); show($("push-unsubscribe"), false);
+      return;
+    }
     if (!pushSupported) {
       text($("push-state"), "This browser does not support push notifications.");
       show($("push-subscribe"), false); show($("push-unsubscribe"), false);
@@ -132,9 +192,9 @@
     }
     const sub = await currentSubscription();
     const count = state ? state.push.subscriptions : 0;
-    text($("push-state"), sub ? `This browser receives push notifications (${count} browser(s) in total).`
+    text($("push-state"), sub ? `This browser receives push notifications (${count} device(s) in total).`
       : (Notification.permission === "denied" ? "Notifications are blocked for this site in the browser's settings."
-        : `This browser is not subscribed (${count} other browser(s)).`));
+        : `This browser is not subscribed (${count} other device(s)).`));
     show($("push-subscribe"), !sub && Notification.permission !== "denied");
     show($("push-unsubscribe"), !!sub);
   }

@@ -195,7 +195,7 @@
       const data = await JT.api("/api/recorders/" + button.dataset.id + "/" + action + "/", { method: "POST" });
       applyRecorder(data);
       data.positions.forEach(function (p) { applyPosition(Object.assign({ recorder_id: data.id }, p)); });
-      const done = { start: "Recorder started", stop: "Recorder stopped", flatten: "Paper position flattened", poll: "Account polled" };
+      const done = { start: "Recorder started", stop: "Recorder stopped", flatten: "Recorded position flattened", poll: "Account polled" };
       JT.toast(done[action], "success");
       if (detail && (action === "flatten" || action === "poll")) window.location.reload();
     } catch (err) {

@@ -27,11 +27,16 @@
     tr.appendChild(status);
     tr.appendChild(text("td", s.action || "—"));
     tr.appendChild(text("td", s.contract || s.symbol || "—", "mono"));
-    tr.appendChild(text("td", s.quantity, "num"));
+    // As the server writes it: the sizing note when the size differs from the alert's, else
+    // the number, "all" for an exit of the whole position.
+    const qty = text("td", s.sizing_note || (s.quantity ? s.quantity : s.action === "exit" ? "all" : "—"), "num");
+    qty.dataset.field = "quantity";
+    tr.appendChild(qty);
     tr.appendChild(text("td", s.price === null || s.price === undefined ? "" : String(Number(s.price)), "num"));
-    tr.appendChild(text("td", s.latency_ms !== null && s.latency_ms !== undefined ? s.latency_ms + " ms" : "", "num"));
-    tr.appendChild(text("td", s.reason));
+    tr.appendChild(text("td", s.latency_ms !== null && s.latency_ms !== undefined ? s.latency_ms + " ms" : "—", "num"));
+    tr.appendChild(text("td", s.reason, "wrap"));
     const body = document.createElement("td");
+    body.className = "wrap";
     const details = document.createElement("details");
     details.appendChild(text("summary", "raw"));
     details.appendChild(text("pre", s.raw_body));

@@ -11,16 +11,6 @@
     return node;
   }
 
-  // Today: the time; earlier: the day and the minute (the full stamp is in the cell's title).
-  function shortTime(iso) {
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return "—";
-    const sameDay = d.toDateString() === new Date().toDateString();
-    return sameDay
-      ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })
-      : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  }
-
   function setMoney(cell, value) {
     if (!cell) return;
     cell.textContent = JT.money(value);
@@ -44,6 +34,10 @@
   }
 
   function renderTrader(t) {
+    // Payloads of one trader come from several processes and may arrive out of order: the page
+    // keeps the latest read (a late, older one would undo a flatten on the screen).
+    const shown = traders[t.id];
+    if (!t.deleted && shown && shown.as_of && t.as_of && t.as_of < shown.as_of) return;
     traders[t.id] = t;
     document.querySelectorAll('tr[data-trader-id="' + t.id + '"]').forEach(function (row) {
       if (t.deleted) { row.remove(); return; }
@@ -53,8 +47,7 @@
       setMoney(row.querySelector('[data-field="today_pnl"]'), t.today_pnl);
       const last = row.querySelector('[data-field="last_signal_at"]');
       if (last && t.last_signal_at) {
-        last.textContent = shortTime(t.last_signal_at);
-        last.title = JT.fmtTime(t.last_signal_at);
+        last.replaceChildren(JT.timeElement(t.last_signal_at));
       }
       const status = row.querySelector('[data-field="status"]');
       if (status) {
@@ -77,18 +70,27 @@
     document.getElementById("total-drift").textContent = totals.drifting_traders;
   }
 
+  // Every figure arrives worked out by the server (traders/pnl.py); the totals only add them
+  // up: open P&L over the open positions, today's P&L over the accounts (each once).
+  function sumCents(values) {
+    return values.reduce(function (total, v) { return total + Math.round(Number(v || 0) * 100); }, 0) / 100;
+  }
+
   function recomputeTotals() {
     const seen = {};
-    let open = 0, today = 0, enabled = 0, drift = 0;
+    const todays = [];
+    let enabled = 0, drift = 0;
     Object.values(traders).forEach(function (t) {
       if (t.deleted) return;
       if (t.enabled) enabled += 1;
       if (t.drift) drift += 1;
       if (seen[t.broker_account.id]) return;
       seen[t.broker_account.id] = true;
-      open += Number(t.open_pnl); today += Number(t.today_pnl);
+      todays.push(t.today_pnl);
     });
-    renderTotals({ open_pnl: open, today_pnl: today, enabled_traders: enabled, drifting_traders: drift });
+    const open = Object.values(positions).filter(function (p) { return p.net_pos !== 0; })
+      .map(function (p) { return p.open_pnl; });
+    renderTotals({ open_pnl: sumCents(open), today_pnl: sumCents(todays), enabled_traders: enabled, drifting_traders: drift });
   }
 
   // --- positions ----------------------------------------------------------------------------------
@@ -142,9 +144,13 @@
     return row;
   }
 
+  // A live line carries the strategy's id: its name from a trader of it, or from the log's
+  // strategy filter (which lists every strategy), so a live row reads as it does after a reload.
   function strategyName(id) {
     const t = Object.values(traders).find(function (x) { return x.strategy && x.strategy.id === id; });
-    return t ? t.strategy.name : "";
+    if (t) return t.strategy.name;
+    const option = document.querySelector('#lf-strategy option[value="' + id + '"]');
+    return option ? option.textContent : "";
   }
 
   async function loadLog(append) {
@@ -186,8 +192,14 @@
       const data = await JT.api("/api/control-center/");
       data.traders.forEach(renderTrader);
       renderTotals(data.totals);
-      Object.keys(positions).forEach(function (k) { delete positions[k]; });
-      data.positions.forEach(function (p) { positions[p.broker_account_id + ":" + p.symbol] = p; });
+      // The open positions as read at data.as_of; a live event read later stays.
+      Object.keys(positions).forEach(function (k) {
+        if (!(positions[k].as_of > data.as_of)) delete positions[k];
+      });
+      data.positions.forEach(function (p) {
+        const key = p.broker_account_id + ":" + p.symbol;
+        if (!positions[key]) positions[key] = Object.assign({}, p, { as_of: data.as_of });
+      });
       renderPositions();
     } catch (err) {
       JT.toast("Control center: " + err.message, "error");
@@ -250,7 +262,14 @@
         if (data.strategy_id) body.strategy_id = Number(data.strategy_id);
         else { body.symbol = data.symbol; body.broker_account_id = data.broker_account_id ? Number(data.broker_account_id) : null; }
         if (button.dataset.manual === "close" && !window.confirm("Close the position?")) return;
-        const r = await JT.api("/api/control-center/manual-trade/", { method: "POST", body: body });
+        let r;
+        try {
+          r = await JT.api("/api/control-center/manual-trade/", { method: "POST", body: body });
+        } catch (err) {
+          if (err.status === 400) { JT.toast(JT.fieldErrors(form, err), "error", 10000); return; }
+          throw err;
+        }
+        JT.fieldErrors(form, null);
         const failed = r.results.filter(function (x) { return x.status === "failed"; });
         if (failed.length) JT.toast(failed.map(function (x) { return x.error; }).join("; "), "error", 10000);
         else JT.toast(button.dataset.manual + " sent", "success");
@@ -275,8 +294,12 @@
       // Paper track-record positions of the recorders (source "recorder") are shown on the
       // recorder pages; this table holds what the broker accounts really hold.
       if (data.source === "recorder" || data.broker_account_id === undefined) return;
-      positions[data.broker_account_id + ":" + data.symbol] = data;
+      const key = data.broker_account_id + ":" + data.symbol;
+      const shown = positions[key];
+      if (shown && shown.as_of && data.as_of && data.as_of < shown.as_of) return;  // an older read
+      positions[key] = data;
       renderPositions();
+      if (document.getElementById("total-open")) recomputeTotals();
     } else if (type === "log") {
       const table = document.getElementById("cc-log");
       if (!table || !logMatches(data)) return;

@@ -18,8 +18,16 @@ def test_send_test_signal_posts_a_real_alert_to_the_server(asgi_server, alice, c
 
 
 def test_send_test_signal_reports_a_rejection_and_an_unknown_strategy(asgi_server, alice):
-    StrategyFactory(user=alice, name="Off", enabled=False)
-    with pytest.raises(CommandError, match="409"):
-        call_command("send_test_signal", "Off", "buy", "--url", asgi_server.url)
+    StrategyFactory(user=alice, name="Set up wrong")
+    with pytest.raises(CommandError, match="400"):  # a placeholder left in the alert
+        call_command(
+            "send_test_signal",
+            "Set up wrong",
+            "buy",
+            "--symbol",
+            "{{ticker}}",
+            "--url",
+            asgi_server.url,
+        )
     with pytest.raises(CommandError, match="no strategy 'Nope'"):
         call_command("send_test_signal", "Nope", "buy", "--url", asgi_server.url)

@@ -7,11 +7,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.brokers.symbols import resolve_symbol
-from recorder.models import RecordedPosition, Recorder, StrategyLog
-from strategies import services
-from strategies.models import Signal
+from recorder.models import Recorder, StrategyLog
+from strategies import processing as services
+from strategies.models import Signal, StrategyPosition
 from strategies.parsing import parse_alert
 from strategies.tests.factories import SignalFactory, StrategyFactory
+from traders.risk import WEEKDAYS, session_check
 
 
 def stored(strategy, body, **fields):
@@ -41,7 +42,10 @@ def test_an_accepted_signal_is_resolved_planned_logged_and_processed(strategy):
     )
     assert signal.processed_at >= signal.received_at and signal.latency_ms >= 0
     log = StrategyLog.objects.get(signal=signal, kind="signal")
-    assert log.message == f"buy 2 MNQ1! @ 18650.25 → {front}, strategy position +0 → +1"
+    assert log.message == (
+        f"buy 2 MNQ1! @ 18650.25 → {front}, strategy position +0 → +1; no trader acts"
+    )
+    assert StrategyPosition.objects.get(strategy=strategy, root="MNQ").net_pos == 1
 
 
 def test_processing_twice_does_the_work_once(strategy):
@@ -51,12 +55,15 @@ def test_processing_twice_does_the_work_once(strategy):
     assert StrategyLog.objects.filter(signal=signal, kind="signal").count() == 1
 
 
-def test_a_signal_left_processing_by_a_dead_worker_is_taken_again(strategy, settings):
-    recent = stored(strategy, "buy", status="processing", started_at=timezone.now())
-    assert services.signal_process(signal_id=recent.pk) == "skipped"
-    old = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    dead = stored(strategy, "sell", status="processing", started_at=old)
-    assert services.signal_process(signal_id=dead.pk) == "processed"
+def test_signals_are_decided_in_receipt_order_whoever_runs_first(strategy):
+    first = stored(strategy, "buy")
+    second = stored(strategy, "sell")
+    # The second's task runs first (another worker took it): the first is decided before it.
+    assert services.signal_process(signal_id=second.pk) == "processed"
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.status, first.target_position) == ("processed", 1)
+    assert (second.status, second.target_position) == ("processed", -1)
+    assert services.signal_process(signal_id=first.pk) == "skipped"
 
 
 def test_an_unknown_symbol_is_rejected_with_the_reason_in_signal_and_log(strategy):
@@ -89,7 +96,9 @@ def test_entries_outside_the_session_are_filtered_but_exits_are_not(strategy):
     entry = stored(strategy, "buy")
     assert services.signal_process(signal_id=entry.pk) == "filtered"
     entry.refresh_from_db()
-    assert entry.reason.startswith(f"outside the trading session {start:%H:%M}–{end:%H:%M} UTC")
+    assert entry.reason.startswith(
+        f"entry outside the strategy's session: outside the session {start:%H:%M}–{end:%H:%M} UTC"
+    )
     assert StrategyLog.objects.get(signal=entry, kind="filtered").message == entry.reason
     exit_ = stored(strategy, "exit")
     assert services.signal_process(signal_id=exit_.pk) == "processed"
@@ -103,7 +112,10 @@ def test_entries_on_a_day_off_are_filtered(strategy):
     signal = stored(strategy, "buy")
     assert services.signal_process(signal_id=signal.pk) == "filtered"
     signal.refresh_from_db()
-    assert signal.reason == f"{services.WEEKDAYS[today]} is not a trading day of this strategy"
+    assert signal.reason == (
+        f"entry outside the strategy's session: {WEEKDAYS[today]} is not a trading day of this "
+        "window"
+    )
 
 
 def test_an_overnight_session_spans_midnight(strategy):
@@ -111,10 +123,18 @@ def test_an_overnight_session_spans_midnight(strategy):
     strategy.session_timezone = "America/New_York"
     evening = datetime(2025, 11, 5, 23, 30, tzinfo=UTC)  # 18:30 New York
     closed = datetime(2025, 11, 5, 22, 30, tzinfo=UTC)  # 17:30 New York: the daily break
-    assert services.session_reason(strategy, evening) == ""
-    assert services.session_reason(strategy, closed).startswith(
-        "outside the trading session 18:00–17:00"
-    )
+
+    def check(moment):
+        return session_check(
+            now=moment,
+            start=strategy.session_start,
+            end=strategy.session_end,
+            days=[0, 1, 2, 3, 4],
+            timezone=strategy.session_timezone,
+        )
+
+    assert check(evening) == ""  # Wednesday evening opens Thursday's session
+    assert check(closed).startswith("outside the session 18:00–17:00")
 
 
 def test_a_second_entry_within_the_cooldown_is_filtered(strategy):
@@ -142,21 +162,26 @@ def test_rules_that_void_an_entry_are_recorded_as_filters(strategy):
 def test_same_side_adds_are_ignored_against_the_recorded_position(strategy):
     strategy.ignore_same_side = True
     strategy.save()
-    contract = resolve_symbol("MNQ1!").name
-    RecordedPosition.objects.create(recorder=strategy.recorder, symbol=contract, net_pos=1)
+    StrategyPosition.objects.create(strategy=strategy, root="MNQ", net_pos=1)
     signal = stored(strategy, "buy")
     assert services.signal_process(signal_id=signal.pk) == "filtered"
     signal.refresh_from_db()
     assert signal.reason == "ignore same-side adds: already in position"
 
 
-def test_a_strategy_disabled_after_the_alert_trades_nothing(strategy):
+def test_a_strategy_switched_off_after_the_alert_opens_nothing_but_still_exits(strategy):
     signal = stored(strategy, "buy")
     strategy.enabled = False
     strategy.save()
     assert services.signal_process(signal_id=signal.pk) == "filtered"
     signal.refresh_from_db()
-    assert signal.reason == "strategy is disabled"
+    assert signal.reason.startswith("the strategy is switched off: entries are refused")
+    StrategyPosition.objects.filter(strategy=strategy).update(net_pos=1)
+    reversal = stored(strategy, "sell")  # would reverse: the strategy is off, so it only closes
+    assert services.signal_process(signal_id=reversal.pk) == "processed"
+    reversal.refresh_from_db()
+    assert reversal.target_position == 0 and "only closes" in reversal.reason
+    assert StrategyPosition.objects.get(strategy=strategy).net_pos == 0
 
 
 def test_an_entry_delay_puts_the_signal_back_until_it_is_due(strategy):
@@ -206,3 +231,26 @@ def test_auto_flatten_sends_one_exit_a_day_at_the_set_time(strategy):
     signal = Signal.objects.get(strategy=strategy, origin="auto_flatten")
     assert signal.intent["action"] == "exit" and signal.intent["target"] == 0
     assert services.strategies_auto_flatten(now=now + timedelta(hours=3)) == 0  # past the grace
+
+
+def test_a_decision_whose_booking_was_cut_short_is_booked_by_the_retry_and_the_sweeper(strategy):
+    """A worker decides a signal and dies (or loses the database) before the recorder books it:
+    the task's retry books it, and so does the sweeper should no retry ever come."""
+    retried = stored(strategy, "buy MNQ1! 1 @ 21000")
+    services._decide_next(strategy.pk)  # decided and committed; the booking never ran
+    retried.refresh_from_db()
+    assert retried.status in services.DECIDED and retried.recorded_at is None
+    assert services.signal_process(signal_id=retried.pk) == "skipped"  # the task's retry
+    retried.refresh_from_db()
+    assert retried.recorded_at is not None
+
+    forgotten = stored(strategy, "buy MNQ1! 1 @ 21010")
+    services._decide_next(strategy.pk)
+    Signal.objects.filter(pk=forgotten.pk).update(
+        processed_at=timezone.now() - timedelta(seconds=30)
+    )
+    services.signals_sweep()
+    forgotten.refresh_from_db()
+    assert forgotten.recorded_at is not None
+    recorder = Recorder.objects.get(strategy=strategy)
+    assert sum(p.net_pos for p in recorder.positions.all()) == 2  # both buys are on the record

@@ -1,7 +1,6 @@
 """The TradingView webhook over real HTTP: parsing, dedupe, auth, limits, and no 500s."""
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -117,14 +116,29 @@ def test_an_alert_id_is_a_duplicate_even_with_a_different_body(asgi_server, stra
     }
 
 
-def test_a_body_repeated_after_the_dedupe_window_is_a_new_signal(client, strategy, settings):
-    settings.WEBHOOK_DEDUPE_WINDOW_SECONDS = 2
+def test_a_repeat_counts_from_the_first_copy_and_is_new_after_the_window(client, strategy):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from strategies.models import AlertFingerprint
+
+    strategy.dedupe_window_seconds = 20
+    strategy.save()
     url = f"/webhooks/{strategy.webhook_token}/"
-    time.sleep(2 - time.time() % 2 + 0.05)  # start just after a window boundary
     first = client.post(url, data="buy", content_type="text/plain").json()
-    time.sleep(2.0)  # next window: still recognised through the previous one
+
+    def first_copy_was(seconds_ago):
+        AlertFingerprint.objects.filter(strategy=strategy).update(
+            first_at=timezone.now() - timedelta(seconds=seconds_ago)
+        )
+
+    first_copy_was(15)  # a resend 15 s later (TradingView after a 5xx): the same alert
+    repeat = client.post(url, data="buy", content_type="text/plain").json()
+    assert repeat == {**repeat, "status": "duplicate", "signal_id": first["signal_id"]}
+    first_copy_was(19)  # the repeat did not move the window: still the first copy's
     assert client.post(url, data="buy", content_type="text/plain").json()["status"] == "duplicate"
-    time.sleep(4.1)
+    first_copy_was(25)
     later = client.post(url, data="buy", content_type="text/plain").json()
     assert later["status"] == "accepted" and later["signal_id"] != first["signal_id"]
 
@@ -183,12 +197,12 @@ def test_the_tradingview_address_allow_list(asgi_server, strategy, settings):
     assert requests.post(hook(asgi_server, strategy), data="buy", timeout=5).status_code == 200
 
 
-def test_a_disabled_strategy_rejects_with_a_reason(asgi_server, alice):
+def test_a_switched_off_strategy_still_takes_alerts_so_that_exits_run(asgi_server, alice):
     strategy = StrategyFactory(user=alice, name="Paused", enabled=False)
     r = requests.post(hook(asgi_server, strategy), data="buy", timeout=5)
-    assert r.status_code == 409
-    assert r.json()["message"] == "strategy 'Paused' is disabled"
-    assert Signal.objects.get(pk=r.json()["signal_id"]).status == "rejected"
+    assert r.status_code == 200
+    assert r.json()["message"] == "the strategy is switched off: only exits are executed"
+    assert Signal.objects.get(pk=r.json()["signal_id"]).status == "accepted"
 
 
 def test_unknown_tokens_and_wrong_methods(asgi_server, strategy):

@@ -38,6 +38,7 @@ class StrategyFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Strategy {n}")
     default_symbol = "MNQ1!"
+    sizing = Strategy.Sizing.FIXED  # what most tests were written against
 
 
 class TraderFactory(factory.django.DjangoModelFactory):

@@ -33,12 +33,56 @@ def test_session_window_in_the_traders_zone():
     assert not risk.in_session(now=datetime(2025, 11, 22, 15, 0, tzinfo=UTC), **kwargs)
 
 
-def test_overnight_window_spans_midnight():
-    kwargs = dict(start=time(18, 0), end=time(9, 30), days=[0], timezone="America/New_York")
-    # Monday 23:00 NY, then Tuesday 02:00 NY belong to Monday's window
-    assert risk.in_session(now=datetime(2025, 11, 18, 4, 0, tzinfo=UTC), **kwargs)
-    assert risk.in_session(now=datetime(2025, 11, 18, 7, 0, tzinfo=UTC), **kwargs)
-    assert not risk.in_session(now=datetime(2025, 11, 18, 16, 0, tzinfo=UTC), **kwargs)
+WEEKDAYS_MON_FRI = [0, 1, 2, 3, 4]
+
+
+def _ny(y, m, d, hh, mm=0):
+    from zoneinfo import ZoneInfo
+
+    return datetime(y, m, d, hh, mm, tzinfo=ZoneInfo("America/New_York"))
+
+
+def _overnight(now, zone="America/New_York", start=time(18, 0), end=time(16, 0)):
+    return risk.session_check(now=now, start=start, end=end, days=WEEKDAYS_MON_FRI, timezone=zone)
+
+
+def test_an_overnight_session_belongs_to_the_trading_day_it_ends_on():
+    # 18:00 → 16:00 New York, Monday–Friday: Sunday evening opens Monday's session.
+    assert _overnight(_ny(2026, 11, 16, 10)) == ""  # Monday 10:00: inside
+    assert _overnight(_ny(2026, 11, 15, 19)) == ""  # Sunday 19:00: Monday's session
+    assert "Sat" in _overnight(_ny(2026, 11, 20, 20))  # Friday 20:00: Saturday's, outside
+    assert _overnight(_ny(2026, 11, 16, 17)).startswith("outside the session")  # the break
+
+
+def test_overnight_sessions_across_the_daylight_saving_changes():
+    from zoneinfo import ZoneInfo
+
+    chicago = ZoneInfo("America/Chicago")
+    # New York springs forward on Sunday 8 March 2026 and falls back on Sunday 1 November.
+    for day in (9, 6):  # the Monday after, the Friday before
+        assert _overnight(_ny(2026, 3, day, 10)) == ""
+    assert "Sat" in _overnight(_ny(2026, 3, 6, 20))
+    assert _overnight(_ny(2026, 3, 8, 18, 30)) == ""  # the Sunday evening of the change
+    assert _overnight(_ny(2026, 11, 2, 10)) == ""
+    assert _overnight(_ny(2026, 11, 1, 18, 30)) == ""
+    assert "Sat" in _overnight(_ny(2026, 10, 30, 20))
+    # Chicago's 17:00 → 16:00 the same way, read in Chicago time on both sides of each change.
+    for when in (
+        datetime(2026, 3, 9, 10, tzinfo=chicago),
+        datetime(2026, 11, 2, 10, tzinfo=chicago),
+    ):
+        assert _overnight(when, "America/Chicago", time(17, 0), time(16, 0)) == ""
+    friday_evening = datetime(2026, 3, 6, 18, tzinfo=chicago)
+    assert "Sat" in _overnight(friday_evening, "America/Chicago", time(17, 0), time(16, 0))
+
+
+def test_the_trading_day_rolls_at_five_pm_chicago_across_daylight_saving():
+    from zoneinfo import ZoneInfo
+
+    chicago = ZoneInfo("America/Chicago")
+    assert risk.trading_day(datetime(2026, 3, 9, 16, 59, tzinfo=chicago)).day == 9
+    assert risk.trading_day(datetime(2026, 3, 9, 17, 0, tzinfo=chicago)).day == 10
+    assert risk.trading_day(datetime(2026, 11, 2, 17, 1, tzinfo=chicago)).day == 3
 
 
 def test_daily_loss_limit_trips_at_the_limit():

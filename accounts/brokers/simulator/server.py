@@ -1,12 +1,30 @@
 """The Tradovate simulator: Tradovate's REST and WebSocket protocol over aiohttp, one process.
 
 Tradovate paths live under ``/v1`` exactly as API.md describes them. Simulator-only paths live
-under ``/sim`` (the real Tradovate has nothing like them): provisioning paper logins, moving
-prices, injecting faults, reading request counts.
+under ``/sim`` (the real Tradovate has nothing like them):
+
+=====================  ======================================================================
+``/sim/users``         provision a paper login with accounts
+``/sim/price``         move a book (``user``: that login's own, as its alerts move it)
+``/sim/quote``         read a book and its ``source``
+``/sim/faults``        inject a fault (``Fault``); DELETE clears them
+``/sim/config``        rules: slippage, partial fills, sessions, token lifetime, request limits
+``/sim/clock``         the simulator's time: frozen, offset or real
+``/sim/stats``         request counts, in total and ``by_user``
+``/sim/requests``      one login's timestamped requests (``?user=&since=``)
+``/sim/account``       max position, active, balance of an account
+``/sim/feed``          start / stop the random walk
+``/sim/drop-sockets``, ``/sim/shutdown-event``, ``/sim/expire-tokens``, ``/sim/health``
+=====================  ======================================================================
+
+Tradovate's per-login request limits are enforced here (``limits.py``); the engine knows
+nothing of HTTP.
 
     server = SimServer(SimConfig(port=0)).start_in_thread()
     server.base_url      # "http://127.0.0.1:PORT/v1"
     server.stop()
+
+One file for one idea, Tradovate's wire protocol (REST and WebSocket) around the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -39,6 +58,7 @@ from accounts.brokers.simulator.engine import (
     iso,
     loads_state,
 )
+from accounts.brokers.simulator.limits import RequestLog
 from accounts.brokers.symbols import (
     PRODUCTS,
     UnknownSymbol,
@@ -78,22 +98,47 @@ class SimConfig:
     token_ttl: int = 80 * 60
     heartbeat: float = 2.5
     admin_token: str = ""  # required in X-Sim-Admin for /sim/* when set
+    enforce_sessions: bool = False  # refuse new orders outside CME Globex hours
 
 
 @dataclass
 class Fault:
-    kind: str  # penalty | status | delay | reject | error_text | captcha
+    """One injected misbehaviour (``/sim/faults``), applied to REST and WebSocket requests.
+
+    Answered instead of the request: ``penalty`` / ``captcha`` (a p-ticket), ``status`` (an
+    HTTP status, empty body), ``reject`` (``failureReason``), ``error_text`` (``errorText``).
+    Answered late: ``delay`` (waits ``delay`` seconds, then executes and answers).
+    Executed but never answered as it should be: ``lost_answer`` (the request runs, the answer
+    is held ``delay`` seconds, default 30, then the connection is dropped without one; over the
+    WebSocket no response frame comes) and ``status`` with ``after: true`` (the request runs,
+    then the client gets the fault's status, e.g. a 500 after the order was placed)."""
+
+    kind: str  # penalty | captcha | status | delay | reject | error_text | lost_answer
     path: str = ""  # endpoint prefix it applies to ("" = every Tradovate path)
     count: int = 1  # how many requests it affects (-1 = until cleared)
     status: int = 500
+    after: bool = False  # status only: execute first, then answer with the status
     p_time: float = 1.0
-    delay: float = 1.0
+    delay: float | None = None  # delay: 1 s; lost_answer: 30 s
     retry_after: str | None = None
     reason: str = "UnknownReason"
     text: str = ""
 
+    KINDS = ("penalty", "captcha", "status", "delay", "reject", "error_text", "lost_answer")
+
+    def __post_init__(self):
+        if self.kind not in self.KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}: one of {', '.join(self.KINDS)}")
+        if self.delay is None:
+            self.delay = 30.0 if self.kind == "lost_answer" else 1.0
+
     def matches(self, endpoint: str) -> bool:
         return self.count != 0 and endpoint.startswith(self.path.strip("/"))
+
+    @property
+    def executes_first(self) -> bool:
+        """The request really runs; only its answer goes wrong."""
+        return self.kind == "lost_answer" or (self.kind == "status" and self.after)
 
 
 class Socket:
@@ -140,10 +185,12 @@ class Simulator:
     def __init__(self, config: SimConfig):
         self.config = config
         self.engine = Engine(seed=config.seed)
+        self.engine.rules.enforce_sessions = config.enforce_sessions
         self.tokens: dict[str, dict] = {}
         self.faults: list[Fault] = []
         self.tickets: dict[str, float] = {}  # p-ticket → monotonic time it becomes valid
         self.stats: Counter = Counter()
+        self.requests = RequestLog()
         self.sockets: set[Socket] = set()
         self.feed_running = config.feed
         self.feed_interval = config.feed_interval
@@ -172,10 +219,17 @@ class Simulator:
             if sock.synced and sock.user_id == user_id:
                 sock.push(message)
 
-    def _on_quote(self, contract_id: int, quote: dict) -> None:
+    def _on_quote(self, contract_id: int, quote: dict, user_id: int | None = None) -> None:
+        """A quote goes to the sockets that see that book: its login's, or the shared one's."""
+        own = self.engine.user_books
         for sock in self.sockets:
-            if contract_id in sock.quotes:
-                sock.push({"e": "md", "d": {"quotes": [quote]}})
+            if contract_id not in sock.quotes:
+                continue
+            if user_id is not None and sock.user_id != user_id:
+                continue
+            if user_id is None and (sock.user_id, contract_id) in own:
+                continue
+            sock.push({"e": "md", "d": {"quotes": [quote]}})
 
     # --- provisioning (simulator only) -------------------------------------------------------
     def provision(self, spec: dict) -> dict:
@@ -203,7 +257,7 @@ class Simulator:
     # --- auth --------------------------------------------------------------------------------
     def issue_token(self, user: dict) -> dict:
         token, md_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        expires = datetime.now(UTC) + timedelta(seconds=self.config.token_ttl)
+        expires = self.engine.now() + timedelta(seconds=self.config.token_ttl)
         for t in (token, md_token):
             self.tokens[t] = {"userId": user["id"], "expires": expires}
         return {
@@ -220,27 +274,36 @@ class Simulator:
         info = self.tokens.get(token or "")
         if info is None:
             return None
-        if info["expires"] <= datetime.now(UTC):
+        if info["expires"] <= self.engine.now():
             self.tokens.pop(token, None)
             return None
         return self.engine.users.get(info["userId"])
 
     def access_token_request(self, body: dict) -> tuple[int, Any]:
         self.stats["logins"] += 1
-        user = self.engine.authenticate(str(body.get("name", "")), str(body.get("password", "")))
+        name = str(body.get("name", ""))
+        user = self.engine.authenticate(name, str(body.get("password", "")))
         if user is None:
-            self.stats["login_failures"] += 1
+            self.login_failed(name)
             return 200, {"errorText": BAD_LOGIN}
         if user.get("sec") and (
             str(body.get("sec", "")) != user["sec"] or str(body.get("cid", "")) != user.get("cid")
         ):
-            self.stats["login_failures"] += 1
+            self.login_failed(name)
             return 200, {"errorText": "The API key (cid/sec) is not valid for this user."}
         return 200, self.issue_token(user)
 
+    def login_failed(self, name: str) -> None:
+        self.stats["login_failures"] += 1
+        if name:
+            self.requests.record_login_failure(name, self.engine.now())
+
     # --- faults ------------------------------------------------------------------------------
-    async def apply_faults(self, endpoint: str, body: dict) -> web.Response | tuple | None:
-        """The first matching fault decides; None lets the request through."""
+    def take_fault(self, endpoint: str, body: Any) -> Fault | tuple | None:
+        """The fault this request meets: a ``(status, body)`` answer for a p-ticket resent too
+        early, the first matching ``Fault`` (its count used up by one), or None.
+
+        A request resent with a p-ticket whose time has passed is let through untouched."""
         ticket = body.get("p-ticket") if isinstance(body, dict) else None
         if ticket and ticket in self.tickets:
             remaining = self.tickets[ticket] - time.monotonic()
@@ -255,27 +318,27 @@ class Simulator:
             if fault.count > 0:
                 fault.count -= 1
             self.stats[f"fault:{fault.kind}"] += 1
-            if fault.kind in ("penalty", "captcha"):
-                t = secrets.token_hex(8)
-                self.tickets[t] = time.monotonic() + fault.p_time
-                return 200, {
-                    "p-ticket": t,
-                    "p-time": fault.p_time,
-                    "p-captcha": fault.kind == "captcha",
-                }
-            if fault.kind == "status":
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                return web.Response(status=fault.status, text="", headers=headers)
-            if fault.kind == "delay":
-                await asyncio.sleep(fault.delay)
-                return None
-            if fault.kind == "reject":
-                return 200, {
-                    "failureReason": fault.reason,
-                    "failureText": fault.text or fault.reason,
-                }
-            if fault.kind == "error_text":
-                return 200, {"errorText": fault.text or "Simulated failure"}
+            return fault
+        return None
+
+    def fault_answer(self, fault: Fault) -> tuple[int, Any, dict | None] | None:
+        """What a fault answers instead of running the request: (status, body, headers)."""
+        if fault.kind in ("penalty", "captcha"):
+            t = secrets.token_hex(8)
+            self.tickets[t] = time.monotonic() + fault.p_time
+            body = {"p-ticket": t, "p-time": fault.p_time, "p-captcha": fault.kind == "captcha"}
+            return 200, body, None
+        if fault.kind == "status":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+            return fault.status, "", headers
+        if fault.kind == "reject":
+            return (
+                200,
+                {"failureReason": fault.reason, "failureText": fault.text or fault.reason},
+                None,
+            )
+        if fault.kind == "error_text":
+            return 200, {"errorText": fault.text or "Simulated failure"}, None
         return None
 
     # --- the Tradovate API -------------------------------------------------------------------
@@ -321,9 +384,13 @@ class Simulator:
                 return 200, self.snapshot(uid)
             if endpoint == "contract/rollcontract":
                 return 200, self.roll(params)
+            if endpoint.lower().startswith("orderstrategy"):
+                return self.order_strategy_call(endpoint.lower(), params, body, uid)
             entity, _, op = endpoint.partition("/")
             return self.generic(entity, op, params, uid)
         except Reject as exc:
+            if endpoint.lower().startswith("orderstrategy/"):
+                return 200, {"errorText": exc.text, "failureReason": exc.reason}
             if endpoint.startswith("order/") or endpoint.startswith("cashBalance/"):
                 if exc.reason == "Unauthorized" and endpoint.startswith("cashBalance/"):
                     return 200, {"errorText": exc.text}
@@ -331,6 +398,21 @@ class Simulator:
             return 200, {"errorText": exc.text}
         except NotFound as exc:
             return 404, str(exc) or "Not found"
+
+    def order_strategy_call(self, endpoint: str, params: dict, body: dict, uid: int):
+        """The ``orderStrategy`` family, whose names Tradovate takes in any case."""
+        strategies = self.engine.strategies
+        if endpoint == "orderstrategy/startorderstrategy":
+            return 200, strategies.start(uid, body)
+        if endpoint == "orderstrategy/interruptorderstrategy":
+            return 200, strategies.interrupt(uid, body)
+        if endpoint == "orderstrategy/modifyorderstrategy":
+            return 200, strategies.modify(uid, body)
+        entity, _, op = endpoint.partition("/")
+        names = {"orderstrategy": "orderStrategy", "orderstrategylink": "orderStrategyLink"}
+        if entity not in names:
+            raise NotFound(f"Unknown endpoint {endpoint}")
+        return self.generic(names[entity], op, params, uid)
 
     def entity_lists(self, uid: int) -> dict[str, tuple[list[dict], str]]:
         e = self.engine
@@ -344,6 +426,8 @@ class Simulator:
             "command": (e.user_commands(uid), "orderId"),
             "cashBalance": (e.user_cash(uid), "accountId"),
             "accountRiskStatus": (self.risk_statuses(uid), "id"),
+            "orderStrategy": (e.strategies.user_strategies(uid), "accountId"),
+            "orderStrategyLink": (e.strategies.user_links(uid), "orderStrategyId"),
         }
 
     def risk_statuses(self, uid: int) -> list[dict]:
@@ -481,7 +565,7 @@ class Simulator:
         except UnknownSymbol as exc:
             return {"errorText": str(exc)}
         forward = params.get("forward", True)
-        today = datetime.now(UTC).date()
+        today = self.engine.now().date()
         front = front_contract(c.root, today)
         target = c
         if forward or (params.get("ifExpired") and c.expiration and c.expiration < today):
@@ -532,14 +616,14 @@ class Simulator:
             "executionReports": lists["executionReport"][0],
             "orderVersions": lists["orderVersion"][0],
             "fills": lists["fill"][0],
-            "orderStrategies": [],
-            "orderStrategyLinks": [],
+            "orderStrategies": lists["orderStrategy"][0],
+            "orderStrategyLinks": lists["orderStrategyLink"][0],
             "userProperties": [],
             "properties": [],
             "userPlugins": [],
             "userReadStatuses": [],
             "contractGroups": [],
-            "orderStrategyTypes": [],
+            "orderStrategyTypes": [{"id": 2, "name": "multibracket", "enabled": True}],
         }
 
     # --- HTTP handlers -----------------------------------------------------------------------
@@ -554,22 +638,63 @@ class Simulator:
                     body = json.loads(raw)
                 except ValueError:
                     return web.Response(status=400, text="Malformed JSON body")
-        faulted = await self.apply_faults(endpoint, body if isinstance(body, dict) else {})
-        if isinstance(faulted, web.StreamResponse):
-            return faulted
-        if faulted is not None:
-            status, data = faulted
-            return web.Response(status=status, text=dumps(data), content_type="application/json")
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         user = self.user_for_token(token)
-        if user is None and endpoint.strip("/") != "auth/accesstokenrequest":
+        name = self.login_name(endpoint, body, user)
+        if name is not None and self.refused_by_limit(name, endpoint):
+            return web.Response(status=429, text="")
+        status = 0
+        try:
+            response = await self.rest_answer(request, endpoint, body, user, name)
+            status = response.status
+            return response
+        finally:
+            if name is not None and status:  # a lost answer counted itself
+                self.requests.record(name, endpoint, self.engine.now(), status)
+
+    async def rest_answer(self, request, endpoint: str, body: Any, user, name) -> web.Response:
+        fault = self.take_fault(endpoint, body)
+        if isinstance(fault, tuple):
+            return _response(*fault)
+        if isinstance(fault, Fault) and not fault.executes_first:
+            answer = self.fault_answer(fault)
+            if answer is not None:
+                return _response(*answer)
+            await asyncio.sleep(fault.delay)  # a slow broker: the request runs late
+            user = self.engine.users.get(user["id"]) if user else None
+        if user is None and endpoint != "auth/accesstokenrequest":
             self.stats["unauthorized"] += 1
             return web.Response(status=401, text="Access is denied")
         status, data = self.call(endpoint, dict(request.query), body, user)
-        if isinstance(data, str):
-            return web.Response(status=status, text=data)
-        return web.Response(status=status, text=dumps(data), content_type="application/json")
+        if isinstance(fault, Fault) and fault.kind == "lost_answer":
+            if name is not None:  # counted now: the answer never comes
+                self.requests.record(name, endpoint, self.engine.now(), status)
+            with contextlib.suppress(TimeoutError):  # held, unless the server stops first
+                await asyncio.wait_for(self.closing.wait(), fault.delay)
+            if request.transport is not None:
+                request.transport.close()
+            raise asyncio.CancelledError  # no response at all: the client never learns
+        if isinstance(fault, Fault) and fault.executes_first:
+            return _response(*self.fault_answer(fault))
+        return _response(status, data)
+
+    def login_name(self, endpoint: str, body: Any, user: dict | None) -> str | None:
+        """Whose request this is: the token's login, or the name a login request gives."""
+        if user is not None:
+            return user["name"]
+        if endpoint == "auth/accesstokenrequest" and isinstance(body, dict) and body.get("name"):
+            return str(body["name"])
+        return None
+
+    def refused_by_limit(self, name: str, endpoint: str) -> bool:
+        """Over one of Tradovate's per-login limits: logged, answered 429 by the caller."""
+        at = self.engine.now()
+        if self.requests.over_limit(name, endpoint, at) is None:
+            return False
+        self.requests.record(name, endpoint, at, 429)
+        self.stats["rate_limited"] += 1
+        return True
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
@@ -608,39 +733,81 @@ class Simulator:
             if user is None:
                 sock.push({"s": 401, "i": rid, "d": "Access is denied"})
                 return
+            if self.refused_by_limit(user["name"], endpoint):
+                sock.push({"s": 429, "i": rid})
+                return
+            self.requests.record(user["name"], endpoint, self.engine.now(), 200)
             sock.user_id = user["id"]
             sock.push({"s": 200, "i": rid})
             return
         if sock.user_id is None:
             sock.push({"s": 401, "i": rid, "d": "Access is denied"})
             return
-        user = self.engine.users.get(sock.user_id)
+        name = self.engine.users[sock.user_id]["name"]
+        if self.refused_by_limit(name, endpoint):
+            sock.push({"s": 429, "i": rid})
+            return
         try:
             body = json.loads(raw_body) if raw_body.strip() else {}
         except ValueError:
+            self.requests.record(name, endpoint, self.engine.now(), 400)
             sock.push({"s": 400, "i": rid, "d": "Malformed JSON body"})
             return
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if endpoint in ("md/subscribeQuote", "md/unsubscribeQuote"):
+            self.requests.record(name, endpoint, self.engine.now(), 200)
+            answer, quote = self.md_request(sock, endpoint, body)
+            sock.push({"s": 200, "i": rid, "d": answer})
+            if quote is not None:
+                sock.push({"e": "md", "d": {"quotes": [quote]}})
+            return
+        self.stats[endpoint] += 1
+        fault = self.take_fault(endpoint, body)
+        if isinstance(fault, tuple):
+            self.requests.record(name, endpoint, self.engine.now(), fault[0])
+            sock.push({"s": fault[0], "i": rid, "d": fault[1]})
+            return
+        if isinstance(fault, Fault) and not fault.executes_first:
+            answer = self.fault_answer(fault)
+            if answer is not None:
+                self.requests.record(name, endpoint, self.engine.now(), answer[0])
+                sock.push({"s": answer[0], "i": rid, "d": answer[1]})
+                return
+            asyncio.get_running_loop().call_later(
+                fault.delay, self.ws_execute, sock, endpoint, params, body, rid, None
+            )
+            return
+        self.ws_execute(sock, endpoint, params, body, rid, fault)
+
+    def ws_execute(self, sock, endpoint, params, body, rid, fault: Fault | None) -> None:
+        """Run one WebSocket request and answer it (or not, as the fault says)."""
+        if sock not in self.sockets:
+            return  # the socket closed while the request was delayed
+        user = self.engine.users.get(sock.user_id)
+        status, data = self.call(endpoint, params, body, user)
+        if user is not None:
+            self.requests.record(user["name"], endpoint, self.engine.now(), status)
+        if endpoint == "user/syncrequest" and status == 200:
+            sock.synced = True
+        if fault is not None and fault.kind == "lost_answer":
+            return
+        if fault is not None and fault.executes_first:
+            status, data, _ = self.fault_answer(fault)
+        sock.push({"s": status, "i": rid, "d": data})
+
+    def md_request(self, sock: Socket, endpoint: str, body: dict) -> tuple[dict, dict | None]:
+        """A quote (un)subscription → (its answer, the first quote to push after it)."""
         if endpoint == "md/subscribeQuote":
             try:
                 cid, c = self.engine.contract(body.get("symbol"))
             except Reject as exc:
-                sock.push({"s": 200, "i": rid, "d": {"errorText": exc.text}})
-                return
+                return {"errorText": exc.text}, None
             sock.quotes.add(cid)
-            sock.push({"s": 200, "i": rid, "d": {}})
-            sock.push({"e": "md", "d": {"quotes": [self.engine.book(cid, c).entity(cid)]}})
-            return
-        if endpoint == "md/unsubscribeQuote":
-            with contextlib.suppress(Reject):
-                sock.quotes.discard(self.engine.contract(body.get("symbol"))[0])
-            sock.push({"s": 200, "i": rid, "d": {}})
-            return
-        self.stats[endpoint] += 1
-        status, data = self.call(endpoint, params, body, user)
-        sock.push({"s": status, "i": rid, "d": data})
-        if endpoint == "user/syncrequest" and status == 200:
-            sock.synced = True
+            self.engine.book(cid, c)
+            return {}, self.engine.book_for(sock.user_id, cid).entity(cid)
+        with contextlib.suppress(Reject):
+            sock.quotes.discard(self.engine.contract(body.get("symbol"))[0])
+        return {}, None
 
     # --- simulator-only endpoints ------------------------------------------------------------
     def admin_allowed(self, request: web.Request) -> bool:
@@ -676,16 +843,34 @@ class Simulator:
             if action == "price":
                 cid, c = e.contract(body.get("symbol"))
                 e.book(cid, c)
+                user_id = self.user_id_of(body.get("user"))
+                source = str(body.get("source") or "manual")
+                if source not in ("manual", "random walk", "replay"):
+                    raise ValueError("source is manual, random walk or replay")
                 book = e.set_price(
                     cid,
                     _dec(body.get("price")),
                     bid=_dec(body.get("bid")),
                     ask=_dec(body.get("ask")),
+                    user_id=user_id,
+                    source=source,
                 )
-                return self.json({"contractId": cid, "name": c.name, **book.entity(cid)["entries"]})
+                return self.json(
+                    {
+                        "contractId": cid,
+                        "name": c.name,
+                        "source": book.source,
+                        **book.entity(cid)["entries"],
+                    }
+                )
             if action == "quote":
                 cid, c = e.contract(request.query.get("symbol") or body.get("symbol"))
-                return self.json({"contractId": cid, "name": c.name, **e.book(cid, c).entity(cid)})
+                e.book(cid, c)
+                user_id = self.user_id_of(request.query.get("user") or body.get("user"))
+                book = e.book_for(user_id, cid) if user_id else e.book(cid)
+                return self.json(
+                    {"contractId": cid, "name": c.name, "source": book.source, **book.entity(cid)}
+                )
             if action == "feed":
                 if "running" in body:
                     self.feed_running = bool(body["running"])
@@ -693,11 +878,9 @@ class Simulator:
                     self.feed_interval = float(body["interval"])
                 return self.json({"running": self.feed_running, "interval": self.feed_interval})
             if action == "config":
-                if "token_ttl" in body:
-                    self.config.token_ttl = int(body["token_ttl"])
-                return self.json({"token_ttl": self.config.token_ttl})
+                return self.json(self.configure(body))
             if action == "expire-tokens":
-                past = datetime.now(UTC) - timedelta(seconds=1)
+                past = self.engine.now() - timedelta(seconds=1)
                 for info in self.tokens.values():
                     info["expires"] = past
                 return self.json({"expired": len(self.tokens)})
@@ -733,18 +916,78 @@ class Simulator:
                 return self.json(
                     {
                         "requests": dict(self.stats),
+                        "by_user": self.requests.by_user(),
                         "sockets": len(self.sockets),
                         "users": len(e.users),
                         "orders": len(e.orders),
                     }
                 )
+            if action == "clock":
+                if request.method == "POST":
+                    e.clock.set(
+                        now=body.get("now"),
+                        offset_seconds=body.get("offset_seconds"),
+                        real=bool(body.get("real")),
+                    )
+                return self.json(e.clock.describe())
+            if action == "requests":
+                return self.json(self.request_history(request.query))
             if action in ("", "health"):
                 return self.json({"ok": True, "users": len(e.users)})
         except Reject as exc:
-            return web.json_response({"error": exc.text, "reason": exc.reason}, status=409)
+            status = 404 if exc.reason == "NotFound" else 409
+            return web.json_response({"error": exc.text, "reason": exc.reason}, status=status)
         except (TypeError, ValueError, ArithmeticError) as exc:
             return web.json_response({"error": str(exc) or "invalid value"}, status=400)
         return web.json_response({"error": f"unknown action {action}"}, status=404)
+
+    def user_id_of(self, name: Any) -> int | None:
+        """The id of a login named in a ``/sim`` body (None when none is named)."""
+        if not name:
+            return None
+        user_id = self.engine.users_by_name.get(str(name))
+        if user_id is None:
+            raise Reject("NotFound", f"No simulator login {name!r}.")
+        return user_id
+
+    def request_history(self, query) -> dict:
+        """``/sim/requests?user=<login>&since=<iso>``: that login's requests, oldest first."""
+        name = query.get("user") or ""
+        since = query.get("since")
+        since_at = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+        if since_at is not None and since_at.tzinfo is None:
+            since_at = since_at.replace(tzinfo=UTC)
+        rows = self.requests.requests(name, since_at)
+        return {
+            "user": name,
+            "count": len(rows),
+            "requests": [
+                {"timestamp": iso(at), "endpoint": endpoint, "status": status}
+                for at, endpoint, status in rows
+            ],
+        }
+
+    def configure(self, body: dict) -> dict:
+        """``/sim/config``: change what is given, answer the whole configuration."""
+        rules = self.engine.rules
+        if "token_ttl" in body:
+            self.config.token_ttl = int(body["token_ttl"])
+        if "slippage_ticks" in body:
+            rules.slippage_ticks = _non_negative(body["slippage_ticks"], "slippage_ticks")
+        if "partial_fills" in body:
+            rules.partial_fills = bool(body["partial_fills"])
+        if "book_size" in body:
+            rules.book_size = max(1, _non_negative(body["book_size"], "book_size"))
+            for book in self.engine.all_books():
+                book.bid_size = book.ask_size = rules.book_size
+        if "enforce_sessions" in body:
+            rules.enforce_sessions = bool(body["enforce_sessions"])
+        self.requests.limits.update(body)
+        return {
+            "token_ttl": self.config.token_ttl,
+            **dataclasses.asdict(rules),
+            **dataclasses.asdict(self.requests.limits),
+        }
 
     @staticmethod
     def json(data: Any) -> web.Response:
@@ -787,7 +1030,13 @@ class Simulator:
                     with contextlib.suppress(Reject):
                         cid, c = self.engine.contract(symbol)
                         self.engine.book(cid, c)
-                        self.engine.set_price(cid, price)
+                        self.engine.set_price(cid, price, source="replay")
+
+    async def day_roll(self) -> None:
+        """Notice the 17:00 Central roll within a second, even with no request coming."""
+        while True:
+            await asyncio.sleep(1.0)
+            self.engine.roll_day()
 
     async def persist(self) -> None:
         while True:
@@ -810,11 +1059,20 @@ class Simulator:
         app.router.add_route("*", "/v1/{endpoint:.+}", self.rest)
         app.router.add_route("*", "/sim/{action:.*}", self.admin)
         app.on_startup.append(self._start_tasks)
+        app.on_shutdown.append(self._release_held)
         app.on_cleanup.append(self._stop_tasks)
         return app
 
+    async def _release_held(self, app) -> None:
+        self.closing.set()
+
     async def _start_tasks(self, app) -> None:
-        self._tasks = [asyncio.create_task(self.feed()), asyncio.create_task(self.persist())]
+        self.closing = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self.feed()),
+            asyncio.create_task(self.persist()),
+            asyncio.create_task(self.day_roll()),
+        ]
 
     async def _stop_tasks(self, app) -> None:
         for task in self._tasks:
@@ -823,6 +1081,20 @@ class Simulator:
             with contextlib.suppress(Exception):
                 await sock.ws.close()
         self.save()
+
+
+def _response(status: int, data: Any, headers: dict | None = None) -> web.Response:
+    if isinstance(data, str):
+        return web.Response(status=status, text=data, headers=headers)
+    return web.Response(
+        status=status, text=dumps(data), content_type="application/json", headers=headers
+    )
+
+
+def _non_negative(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or int(value) < 0:
+        raise ValueError(f"{name} must be a whole number ≥ 0")
+    return int(value)
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -45,6 +45,12 @@ class Command(BaseCommand):
             help="state file: logins, accounts, orders and positions survive a restart",
         )
         parser.add_argument("--no-state", action="store_true", help="keep everything in memory")
+        parser.add_argument(
+            "--no-sessions",
+            action="store_true",
+            help="accept orders at any hour (by default, as on CME Globex, new orders are "
+            "refused on weekends, holidays and in the daily 16:00-17:00 CT break)",
+        )
         parser.add_argument("--token-ttl", type=int, default=80 * 60, help="token lifetime (s)")
         parser.add_argument(
             "--admin-token",
@@ -77,6 +83,7 @@ class Command(BaseCommand):
             replay_path=opts["replay"],
             replay_speed=opts["replay_speed"],
             token_ttl=opts["token_ttl"],
+            enforce_sessions=not opts["no_sessions"],
             admin_token=opts["admin_token"]
             if opts["admin_token"] is not None
             else paper_admin_token(),

@@ -23,6 +23,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.brokers.symbols import product_spec
+from accounts.models import BrokerAccount
+from accounts.services import paper_connection_provision
+from recorder.ledger import Quote
+from recorder.models import Recorder
+from recorder.services import recorder_apply_quote, recorder_update
+from strategies.models import Signal
+from strategies.processing import signal_process
+from strategies.services import signal_create_internal, strategy_create, strategy_update
+from traders.services import trader_create
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 # name, TradingView symbol, root, contracts, take profit / stop loss in ticks, win rate
@@ -70,6 +81,9 @@ class Command(BaseCommand):
         for strategy, play in strategies:
             trades += self._history(strategy, play, rng, now=now, days=opts["days"])
         self._open_position(strategies[0], rng, now=now)
+
+        for strategy, _ in strategies:  # live alerts from now on are judged by their age again
+            strategy_update(strategy=strategy, max_signal_age_seconds=30)
         traders = self._traders(user, [s for s, _ in strategies])
         self.stdout.write(
             self.style.SUCCESS(
@@ -82,8 +96,6 @@ class Command(BaseCommand):
     # --- pieces -----------------------------------------------------------------------------
 
     def _strategies(self, user):
-        from recorder.services import recorder_update
-        from strategies.services import strategy_create
 
         out = []
         for name, symbol, root, qty, tp, sl, win_rate in PLAYBOOK:
@@ -91,17 +103,21 @@ class Command(BaseCommand):
                 user=user, name=name, default_symbol=symbol, quantity=qty,
                 take_profit=Decimal(tp), take_profit_unit="ticks",
                 stop_loss=Decimal(sl), stop_loss_unit="ticks",
+                max_signal_age_seconds=0,  # the history's alerts are old on purpose
             )  # fmt: skip
             with transaction.atomic():
-                recorder_update(recorder=strategy.recorder, commission_per_side=Decimal("0.62"))
+                # History is replayed at the prices of its alerts (no live market behind it).
+                recorder_update(
+                    recorder=strategy.recorder,
+                    commission_per_side=Decimal("0.62"),
+                    fill_mode=Recorder.FillMode.ALERT_PRICE,
+                )
             out.append((strategy, {"symbol": symbol, "root": root, "tp": tp, "sl": sl,
                                    "win_rate": win_rate}))  # fmt: skip
         return out
 
     def _signal(self, strategy, body: dict, at: datetime):
         """One alert through the real signal path, dated `at`."""
-        from strategies.models import Signal
-        from strategies.services import signal_create_internal, signal_process
 
         with transaction.atomic():
             result = signal_create_internal(
@@ -114,13 +130,10 @@ class Command(BaseCommand):
         return Signal.objects.get(pk=signal_id)
 
     def _quote(self, contract: str, price: Decimal, at: datetime) -> None:
-        from recorder.ledger import Quote
-        from recorder.services import recorder_apply_quote
 
         recorder_apply_quote(symbol=contract, quote=Quote(at=at, last=price))
 
     def _history(self, strategy, play, rng: random.Random, *, now: datetime, days: int) -> int:
-        from accounts.brokers.symbols import product_spec
 
         spec = product_spec(play["root"])
         tick = spec.tick_size
@@ -179,7 +192,6 @@ class Command(BaseCommand):
     def _open_position(self, item, rng, *, now: datetime) -> None:
         """One position open right now, with a first quote so its open P&L shows."""
         strategy, play = item
-        from accounts.brokers.symbols import product_spec
 
         spec = product_spec(play["root"])
         price = spec.base_price
@@ -192,13 +204,10 @@ class Command(BaseCommand):
 
     def _traders(self, user, strategies) -> int:
         """Traders (off) on the demo's paper account, when the paper broker answers."""
-        from accounts.models import BrokerAccount
 
         accounts = list(BrokerAccount.objects.filter(connection__user=user, active=True))
         if not accounts:
             try:
-                from accounts.services import paper_connection_provision
-
                 paper_connection_provision(user=user)
             except Exception as exc:  # noqa: BLE001 - the demo works without traders
                 self.stderr.write(f"Paper broker not reachable ({exc}); no traders created.")
@@ -209,7 +218,6 @@ class Command(BaseCommand):
                 "The paper broker is not running (start it with `make run`): no traders yet."
             )
             return 0
-        from traders.services import trader_create
 
         made = 0
         for strategy in strategies:

@@ -1,8 +1,10 @@
+"""`manage.py setup_periodic_tasks`: the schedules declared in code, installed into django-celery-beat."""
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from justtrades.schedules import all_periodic_tasks
+from justtrades.schedules import APPS_WITH_SCHEDULES, all_periodic_tasks
 
 
 class Command(BaseCommand):
@@ -10,7 +12,15 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        for entry in all_periodic_tasks():
+        declared = all_periodic_tasks()
+        # Schedules of ours that the code no longer declares (a task that was removed) go.
+        ours = tuple(f"{app}." for app in APPS_WITH_SCHEDULES) + ("justtrades.",)
+        names = {entry["name"] for entry in declared}
+        for stale in PeriodicTask.objects.filter(task__regex=r"^[a-z_]+\.").exclude(name__in=names):
+            if stale.task.startswith(ours):
+                self.stdout.write(f"removed: {stale.name}")
+                stale.delete()
+        for entry in declared:
             defaults = {"task": entry["task"], "enabled": True}
             if "every_seconds" in entry:
                 interval, _ = IntervalSchedule.objects.get_or_create(

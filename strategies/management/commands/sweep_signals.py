@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from strategies.services import SWEEP_AFTER_SECONDS, signals_sweep
+from strategies.processing import SWEEP_AFTER_SECONDS, signals_sweep
 
 
 class Command(BaseCommand):

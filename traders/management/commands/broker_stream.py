@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--refresh",
             type=float,
-            default=15.0,
-            help="seconds between checks for new, edited or removed connections",
+            default=2.0,
+            help="seconds between checks for new, edited or removed connections (one query)",
         )
 
     def handle(self, *args, refresh: float, **options):

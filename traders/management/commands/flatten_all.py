@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from traders.execution import flatten_all
+from traders.manual import flatten_all
 
 
 class Command(BaseCommand):

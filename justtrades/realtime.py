@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -149,12 +150,20 @@ def flush(timeout: float = 5.0) -> bool:
 atexit.register(flush, 2.0)
 
 
-def publish_now(user_id: int, event_type: str, data: dict[str, Any]) -> None:
+Payload = dict[str, Any] | Callable[[], dict[str, Any] | None]
+
+
+def publish_now(user_id: int, event_type: str, data: Payload) -> None:
     """Send one event now (queued to this process's sender thread). A channel-layer outage is
     logged, never raised: the database is the source of truth and pages re-fetch it on
-    reconnect."""
+    reconnect. ``data`` may be a function that reads the payload now (None: nothing to send),
+    so a row changed by several processes is told as committed, not as one of them saw it."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
+    if callable(data):
+        data = data()
+        if data is None:
+            return
     payload = _jsonable(data)
     try:
         _sender.submit(
@@ -169,6 +178,36 @@ def publish_now(user_id: int, event_type: str, data: dict[str, Any]) -> None:
             logger.exception("event listener %r failed", listener)
 
 
-def publish(user_id: int, event_type: str, data: dict[str, Any]) -> None:
+def publish(user_id: int, event_type: str, data: Payload) -> None:
     """Send one event after the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish_now(user_id, event_type, data))
+
+
+# --- holding a block's events until its end ------------------------------------------------------
+
+_deferred = threading.local()
+
+
+@contextmanager
+def deferred_events():
+    """Hold the live events of a block and publish them at its end: an order placement sends its
+    order to the broker first and tells the browser after, off the critical path."""
+    if getattr(_deferred, "events", None) is not None:
+        yield
+        return
+    _deferred.events = []
+    try:
+        yield
+    finally:
+        events, _deferred.events = _deferred.events, None
+        for user_id, event_type, data in events:
+            publish(user_id, event_type, data)
+
+
+def emit(user_id: int, event_type: str, data: Payload) -> None:
+    """``publish``, or held until the end of the surrounding ``deferred_events`` block."""
+    events = getattr(_deferred, "events", None)
+    if events is not None:
+        events.append((user_id, event_type, data))
+    else:
+        publish(user_id, event_type, data)

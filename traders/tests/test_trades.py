@@ -1,4 +1,4 @@
-"""Round trips from fills, with P&L worked out by hand."""
+"""Fills paired into trades and round trips, with P&L worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from notifications.pnl import round_trips
+from traders.trades import closed_lots, round_trips
 
 T0 = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 
@@ -62,3 +62,24 @@ def test_an_open_position_is_an_unclosed_trip():
 def test_an_unknown_contract_has_no_dollar_pnl():
     [trip] = round_trips(fills(("Buy", 1, "10", "ZZZZ9"), ("Sell", 1, "11", "ZZZZ9")))
     assert trip.closed and trip.pnl is None and trip.points == Decimal("1")
+
+
+def test_trades_close_the_oldest_lots_first_and_a_reversal_opens_the_rest():
+    # Buy 1 @100, buy 1 @102, sell 3 @104 (closes both, opens a short), buy 1 @101.
+    lots = closed_lots(
+        fills(("Buy", 1, "100"), ("Buy", 1, "102"), ("Sell", 3, "104"), ("Buy", 1, "101"))
+    )
+    assert [(lot.side, lot.entry_price, lot.exit_price, lot.pnl) for lot in lots] == [
+        ("long", Decimal("100"), Decimal("104"), Decimal("8.00")),
+        ("long", Decimal("102"), Decimal("104"), Decimal("4.00")),
+        ("short", Decimal("104"), Decimal("101"), Decimal("6.00")),
+    ]
+    assert [(lot.opening.id, lot.closing.id) for lot in lots] == [(0, 2), (1, 2), (2, 3)]
+
+
+def test_a_round_trip_is_the_sum_of_the_trades_it_closed():
+    rows = fills(("Buy", 2, "100"), ("Sell", 1, "103"), ("Buy", 1, "99"), ("Sell", 2, "101"))
+    [trip] = round_trips(rows)
+    assert trip.closed and trip.pnl == sum(lot.pnl for lot in closed_lots(rows))
+    # Sold 103 + 2 × 101, bought 2 × 100 + 99: 6 points × $2, however the lots are matched.
+    assert trip.pnl == Decimal("12.00")
