@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+PAGE_TIMEOUT_MS = 15_000  # how long a page action or an expectation of a page may wait
 
 
 def chromium_path() -> str:
@@ -196,11 +197,15 @@ def _track(page, ignore: tuple[str, ...] = ()) -> None:
 @pytest.fixture
 def browser(monkeypatch):
     """A headless Chromium for one test."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls between
     # page actions are still plain blocking calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # What a page shows after a live update has crossed the worker, the broker and the socket:
+    # on a loaded two-core CI machine that can take longer than Playwright's 5 s default for
+    # ``expect``; the same 15 s as every page action (``new_page``).
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
@@ -216,7 +221,7 @@ def new_page(browser):
 
     def make(*, viewport: dict | None = None, ignore_console: tuple[str, ...] = (), **context):
         ctx = browser.new_context(viewport=viewport or {"width": 1400, "height": 1000}, **context)
-        ctx.set_default_timeout(15_000)
+        ctx.set_default_timeout(PAGE_TIMEOUT_MS)
         page = ctx.new_page()
         _track(page, ignore_console)
         return page
