@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -31,6 +32,7 @@ from django.core.cache import cache
 
 from accounts.brokers.base import BrokerError
 from accounts.brokers.base import Quote as BrokerQuote
+from accounts.brokers.stream import quote_from_md
 from accounts.brokers.symbols import UnknownSymbol, contract_from_name
 from accounts.models import BrokerConnection
 from accounts.services import paper_admin_token
@@ -197,31 +199,11 @@ def paper_quote(*, connection: BrokerConnection, symbol: str) -> tuple[BrokerQuo
         raise BrokerError(f"The paper broker did not answer: {exc}") from exc
     if not resp.ok:
         raise BrokerError(str(data.get("error") or f"HTTP {resp.status_code}"))
-    entries = data.get("entries") or {}
-    tick = _tick_of(data.get("name") or symbol)
-
-    def price(name):
-        value = (entries.get(name) or {}).get("price")
-        if value is None:
-            return None
-        value = Decimal(str(value))  # JSON numbers: back on the contract's tick grid
-        return value.quantize(tick) if tick else value
-
-    def size(name):
-        return int((entries.get(name) or {}).get("size") or 0)
-
-    ts = data.get("timestamp")
-    quote = BrokerQuote(
-        symbol=data.get("name") or symbol,
-        contract_id=int(data.get("contractId") or 0),
-        bid=price("Bid"),
-        ask=price("Offer"),
-        last=price("Trade"),
-        bid_size=size("Bid"),
-        ask_size=size("Offer"),
-        volume=size("TotalTradeVolume"),
-        timestamp=datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else datetime.now(UTC),
+    quote = quote_from_md(
+        data, symbol=data.get("name") or symbol, tick=_tick_of(data.get("name") or symbol)
     )
+    if quote.timestamp is None:
+        quote = replace(quote, timestamp=datetime.now(UTC))
     source = data.get("source") or RANDOM_WALK
     if market_data_relayed(user_id=connection.user_id, root=_root_of(quote.symbol)):
         source = MARKET_DATA

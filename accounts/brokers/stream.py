@@ -45,6 +45,33 @@ def _dec(v: Any) -> Decimal | None:
     return None if v is None else (v if isinstance(v, Decimal) else Decimal(str(v)))
 
 
+def quote_from_md(entity: dict, *, symbol: str, tick: Decimal | None = None) -> Quote:
+    """A Tradovate market-data quote (``entries`` of Bid, Offer, Trade and TotalTradeVolume, as
+    ``md/subscribeQuote`` sends it) → ``Quote``; prices put back on the contract's ``tick`` grid
+    when it is given (JSON numbers are floats); no timestamp in the quote → ``None``."""
+    entries = entity.get("entries") or {}
+
+    def price(name: str) -> Decimal | None:
+        value = _dec((entries.get(name) or {}).get("price"))
+        return value.quantize(tick) if value is not None and tick else value
+
+    def size(name: str) -> int:
+        return int((entries.get(name) or {}).get("size") or 0)
+
+    ts = entity.get("timestamp")
+    return Quote(
+        symbol=symbol,
+        contract_id=int(entity.get("contractId") or 0),
+        bid=price("Bid"),
+        ask=price("Offer"),
+        last=price("Trade"),
+        bid_size=size("Bid"),
+        ask_size=size("Offer"),
+        volume=size("TotalTradeVolume"),
+        timestamp=datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None,
+    )
+
+
 class _Socket:
     """One WebSocket (user or market data) with its own reader thread and reconnect loop."""
 
@@ -355,36 +382,13 @@ class TradovateStream(BrokerStream):
         )
 
     def quote(self, q: dict) -> None:
-        entries = q.get("entries") or {}
         cid = int(q.get("contractId") or 0)
         try:
             symbol = self.client.contract_name(cid)
         except BrokerError:
             symbol = str(cid)
-
-        def price(k):
-            return _dec((entries.get(k) or {}).get("price"))
-
-        def size(k):
-            return int((entries.get(k) or {}).get("size") or 0)
-
         self.emit(
             BrokerEvent(
-                kind="quote",
-                data=q,
-                obj=Quote(
-                    symbol=symbol,
-                    contract_id=cid,
-                    bid=price("Bid"),
-                    ask=price("Offer"),
-                    last=price("Trade"),
-                    bid_size=size("Bid"),
-                    ask_size=size("Offer"),
-                    volume=size("TotalTradeVolume"),
-                    timestamp=datetime.fromisoformat(q["timestamp"].replace("Z", "+00:00"))
-                    if q.get("timestamp")
-                    else None,
-                ),
-                received_at=_now(),
+                kind="quote", data=q, obj=quote_from_md(q, symbol=symbol), received_at=_now()
             )
         )
