@@ -89,15 +89,18 @@
     document.addEventListener("jt:reconnected", reload);
   }
 
-  // --- Edit a connection: Test Connection with what is typed, blank secrets kept -------------
-  const edit = document.getElementById("connection-edit-form");
-  if (edit && document.getElementById("test-connection")) {
+  // --- Test Connection (Add Account and Edit): what is typed, blank secrets kept on edit ------
+  const CREDENTIAL_FIELDS = ["username", "password", "app_id", "cid", "sec"];
+
+  // ``start()`` → the request body (the form's typed credentials added to it); ``said(data)`` →
+  // the line shown when the broker accepted the login.
+  function wireTestConnection(form, start, said) {
     const result = document.getElementById("test-result");
     document.getElementById("test-connection").addEventListener("click", async function (event) {
       const button = event.currentTarget;
-      const body = { connection_id: Number(edit.dataset.connectionId) };
-      ["username", "password", "app_id", "cid", "sec"].forEach(function (name) {
-        const input = edit.querySelector("[name=" + name + "]");
+      const body = start();
+      CREDENTIAL_FIELDS.forEach(function (name) {
+        const input = form.querySelector("[name=" + name + "]");
         if (input) body[name] = input.value;
       });
       button.disabled = true;
@@ -106,7 +109,7 @@
       try {
         const data = await JT.api("/api/accounts/test-connection/", { method: "POST", body: body });
         result.className = "pos";
-        result.textContent = data.message;
+        result.textContent = said(data);
       } catch (err) {
         result.className = "neg";
         const fields = err.data && err.data.extra && err.data.extra.fields;
@@ -119,14 +122,22 @@
     });
   }
 
+  const edit = document.getElementById("connection-edit-form");
+  if (edit && document.getElementById("test-connection")) {
+    wireTestConnection(
+      edit,
+      function () { return { connection_id: Number(edit.dataset.connectionId) }; },
+      function (data) { return data.message; }
+    );
+  }
+
   // --- Add Account --------------------------------------------------------------------------
   const form = document.getElementById("connection-form");
   if (form) {
     const kind = form.querySelector("[name=kind]");
-    const credentialFields = ["username", "password", "app_id", "cid", "sec"];
     const syncKind = function () {
       const paper = kind.value === "paper";
-      credentialFields.forEach(function (name) {
+      CREDENTIAL_FIELDS.forEach(function (name) {
         const box = form.querySelector("[data-field=" + name + "]");
         if (box) box.hidden = paper;
       });
@@ -134,31 +145,10 @@
     };
     kind.addEventListener("change", syncKind);
     syncKind();
-
-    const result = document.getElementById("test-result");
-    document.getElementById("test-connection").addEventListener("click", async function (event) {
-      const button = event.currentTarget;
-      const body = { kind: kind.value };
-      credentialFields.forEach(function (name) {
-        const input = form.querySelector("[name=" + name + "]");
-        if (input) body[name] = input.value;
-      });
-      button.disabled = true;
-      result.className = "muted";
-      result.textContent = "Testing…";
-      try {
-        const data = await JT.api("/api/accounts/test-connection/", { method: "POST", body: body });
-        result.className = "pos";
-        result.textContent = kind.value === "paper" ? "The paper broker is running." : data.message;
-      } catch (err) {
-        result.className = "neg";
-        const fields = err.data && err.data.extra && err.data.extra.fields;
-        result.textContent = fields
-          ? Object.keys(fields).map(function (k) { return k + ": " + fields[k]; }).join("; ")
-          : err.message;
-      } finally {
-        button.disabled = false;
-      }
-    });
+    wireTestConnection(
+      form,
+      function () { return { kind: kind.value }; },
+      function (data) { return kind.value === "paper" ? "The paper broker is running." : data.message; }
+    );
   }
 })();
