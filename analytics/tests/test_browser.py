@@ -16,6 +16,12 @@ VENDOR = (
     Path(settings.BASE_DIR) / "static" / "vendor" / "lightweight-charts.standalone.production.js"
 )
 PASSWORD = "demo-password-for-the-browser"
+PAINTED_PIXELS = """() => Array.from(document.querySelectorAll('#equity-chart canvas'))
+     .map(c => { try { const d = c.getContext('2d')
+       .getImageData(0, 0, c.width, c.height).data; let n = 0;
+       for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }
+       catch (e) { return 0; } })
+     .reduce((a, b) => a + b, 0)"""
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,15 +58,12 @@ def test_the_demo_dashboard_draws_its_charts_and_updates_live(asgi_server, new_p
     # Charts drawn: data points in both charts and painted canvas pixels.
     wait_js(page, "() => window.JTDashboard && JTDashboard.charts.equity.pointCount() > 15")
     assert page.evaluate("JTDashboard.charts.daily.pointCount()") > 15
-    painted = page.evaluate(
-        """() => Array.from(document.querySelectorAll('#equity-chart canvas'))
-             .map(c => { try { const d = c.getContext('2d')
-               .getImageData(0, 0, c.width, c.height).data; let n = 0;
-               for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }
-               catch (e) { return 0; } })
-             .reduce((a, b) => a + b, 0)"""
-    )
-    assert painted > 5000, f"equity chart looks empty ({painted} pixels)"
+    # The chart library paints on animation frames after its data is set: wait for the paint.
+    try:
+        wait_js(page, f"() => ({PAINTED_PIXELS})() > 5000")
+    except AssertionError:
+        painted = page.evaluate(PAINTED_PIXELS)
+        raise AssertionError(f"equity chart looks empty ({painted} pixels)") from None
 
     # Summary, calendar, positions and history filled from the demo's record.
     page.wait_for_selector("#history-table tbody tr[data-trade]")
