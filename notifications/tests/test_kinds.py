@@ -101,23 +101,26 @@ def drift(user):
     )  # fmt: skip
 
 
-def target_filled(user):
+def _exit_filled(user, *, role, kind, message, event, price):
     trader = _trader(user)
-    order = make_order(trader, role="take_profit", action="Sell", status="Filled")
+    order = make_order(trader, role=role, action="Sell", status="Filled")
     return timeline_write(
-        user=user, kind="target", strategy=trader.strategy, trader=trader,
-        message="Target filled", event=Event.TARGET_FILLED,
-        data={"order_id": order.pk, "price": "21010.25", "qty": 1},
+        user=user, kind=kind, strategy=trader.strategy, trader=trader, message=message,
+        event=event, data={"order_id": order.pk, "price": price, "qty": 1},
+    )  # fmt: skip
+
+
+def target_filled(user):
+    return _exit_filled(
+        user, role="take_profit", kind="target", message="Target filled",
+        event=Event.TARGET_FILLED, price="21010.25",
     )  # fmt: skip
 
 
 def stop_filled(user):
-    trader = _trader(user)
-    order = make_order(trader, role="stop_loss", action="Sell", status="Filled")
-    return timeline_write(
-        user=user, kind="stop", strategy=trader.strategy, trader=trader,
-        message="Stop filled", event=Event.STOP_FILLED,
-        data={"order_id": order.pk, "price": "20990.00", "qty": 1},
+    return _exit_filled(
+        user, role="stop_loss", kind="stop", message="Stop filled",
+        event=Event.STOP_FILLED, price="20990.00",
     )  # fmt: skip
 
 
