@@ -120,6 +120,14 @@ DATABASE_URL = env_str("DATABASE_URL")
 # per-thread connections would pile up: web processes (JT_DB_POOL=1, set by asgi.py) share a
 # psycopg pool instead. Single-threaded processes (Celery, streams) keep persistent connections.
 DB_POOL = env_bool("JT_DB_POOL", False)
+# Web, worker, beat and the broker stream share one SQLite file: WAL lets readers run beside
+# the writer, IMMEDIATE transactions queue writers (for up to `timeout` s) instead of failing at
+# once when a read turns into a write. Applied to every SQLite database, however it was named.
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASE_URL:
     _default_db = dj_database_url.parse(
         DATABASE_URL,
@@ -132,19 +140,15 @@ if DATABASE_URL:
             "max_size": env_int("DB_POOL_MAX_SIZE", 16),
             "timeout": env_int("DB_POOL_TIMEOUT", 10),
         }
+    if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+        _default_db["OPTIONS"] = {**SQLITE_OPTIONS, **_default_db.get("OPTIONS", {})}
     DATABASES = {"default": _default_db}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # Web, worker, beat and the broker stream share one file: WAL lets readers run
-            # beside the writer, IMMEDIATE transactions queue writers instead of failing.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             "TEST": {"NAME": str(VAR_DIR / "test_db.sqlite3")},
         }
     }

@@ -58,3 +58,43 @@ def test_the_embedded_default_generates_its_secrets_once_with_mode_0600(tmp_path
     first = key.read_text()
     _manage(["check"], {"DEBUG": "true"}, tmp_path)
     assert key.read_text() == first
+
+
+def test_a_sqlite_database_named_by_url_queues_writers_instead_of_failing(tmp_path):
+    """Test runs and operators name SQLite by DATABASE_URL: a writer must still wait its turn
+    (30 s, IMMEDIATE) rather than fail with "database is locked" after the driver's 5 s."""
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "shared.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (n INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(7.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    script = (
+        "import django; django.setup()\n"
+        "from django.db import connection, transaction\n"
+        "with transaction.atomic():\n"
+        "    with connection.cursor() as c:\n"
+        "        c.execute('SELECT count(*) FROM t')\n"
+        "        c.execute('INSERT INTO t VALUES (2)')\n"
+    )
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "JT_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "justtrades.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    release.join()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert time.monotonic() - started >= 6.5  # it waited for the holder's commit
+    assert [n for (n,) in holder.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+    holder.close()
