@@ -12,6 +12,7 @@ from justtrades.api import LocalTimeField
 from strategies import selectors, services
 from strategies.messages import alert_messages
 from strategies.models import ExitUnit, Signal, Strategy
+from traders.apis import if_holding_field
 
 
 class StrategyInputSerializer(serializers.Serializer):
@@ -58,6 +59,10 @@ class StrategyInputSerializer(serializers.Serializer):
     max_signal_age_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
     dedupe_window_seconds = serializers.IntegerField(min_value=1, max_value=3_600, required=False)
     enabled = serializers.BooleanField(required=False)
+
+
+class StrategyUpdateSerializer(StrategyInputSerializer):
+    if_holding = if_holding_field()
 
 
 class StrategyOutputSerializer(serializers.ModelSerializer):
@@ -169,17 +174,17 @@ class StrategyDetailApi(APIView):
         strategy = selectors.strategy_get(user=request.user, strategy_id=strategy_id)
         return Response(StrategyOutputSerializer(strategy).data)
 
-    @extend_schema(request=StrategyInputSerializer, responses=StrategyOutputSerializer)
+    @extend_schema(request=StrategyUpdateSerializer, responses=StrategyOutputSerializer)
     def put(self, request, strategy_id: int):
         return self._update(request, strategy_id, partial=False)
 
-    @extend_schema(request=StrategyInputSerializer, responses=StrategyOutputSerializer)
+    @extend_schema(request=StrategyUpdateSerializer, responses=StrategyOutputSerializer)
     def patch(self, request, strategy_id: int):
         return self._update(request, strategy_id, partial=True)
 
     def _update(self, request, strategy_id: int, *, partial: bool):
         strategy = selectors.strategy_get(user=request.user, strategy_id=strategy_id)
-        data = StrategyInputSerializer(data=request.data, partial=partial)
+        data = StrategyUpdateSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         strategy = services.strategy_update(strategy=strategy, **data.validated_data)
         return Response(StrategyOutputSerializer(strategy).data)

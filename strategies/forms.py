@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from strategies.models import Strategy
+from traders.services import FLATTEN, KEEP
 
 DAY_CHOICES = [(i, d) for i, d in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])]
 COMMON_ZONES = [
@@ -66,6 +67,21 @@ HELP = {
 }
 
 
+def if_holding_field() -> forms.ChoiceField:
+    """Switching off while a position or working orders are held: what happens to them (the
+    strategy and trader forms; empty asks, i.e. the save is refused with what is held)."""
+    return forms.ChoiceField(
+        choices=[
+            ("", "Ask me: refuse while something is held"),
+            (KEEP, "Keep it: entries stop, its exits and auto-flatten still run"),
+            (FLATTEN, "Close it at the broker"),
+        ],
+        required=False,
+        label="If switched off while holding",
+        help_text="Only used when you switch it off while a position or working orders are held.",
+    )
+
+
 def session_zone_choices() -> list[tuple[str, str]]:
     """The session time zones offered by the strategy and trader forms: the usual ones first."""
     zones = COMMON_ZONES + sorted(z for z in available_timezones() if z not in COMMON_ZONES)
@@ -81,6 +97,7 @@ class StrategyForm(forms.ModelForm):
         help_text=HELP["session_days"],
     )
     session_timezone = forms.ChoiceField(help_text=HELP["session_timezone"])
+    if_holding = if_holding_field()
 
     class Meta:
         model = Strategy
@@ -153,6 +170,8 @@ class StrategyForm(forms.ModelForm):
             self.fields[number].widget.attrs.update(min="0", step="any")
         if self.instance and self.instance.pk:
             self.initial["session_days"] = self.instance.session_days
+        else:
+            del self.fields["if_holding"]  # a new strategy holds nothing
 
     def clean(self):
         data = super().clean()
@@ -172,7 +191,10 @@ class StrategyForm(forms.ModelForm):
 
     # Field groups for the template (label, fields).
     GROUPS = [
-        ("Basics", ["name", "enabled", "default_symbol", "trade_alert_ticker", "passphrase"]),
+        (
+            "Basics",
+            ["name", "enabled", "if_holding", "default_symbol", "trade_alert_ticker", "passphrase"],
+        ),
         (
             "Sizing",
             [
@@ -215,4 +237,7 @@ class StrategyForm(forms.ModelForm):
     ]
 
     def groups(self):
-        return [(title, [self[name] for name in names]) for title, names in self.GROUPS]
+        return [
+            (title, [self[name] for name in names if name in self.fields])
+            for title, names in self.GROUPS
+        ]

@@ -32,7 +32,7 @@ from recorder.services import recorder_create
 from strategies.models import AlertFingerprint, Signal, Strategy, new_webhook_token
 from strategies.outcome import signal_payload
 from strategies.parsing import AlertError, Intent, parse_alert
-from traders.services import strategy_traders_release
+from traders.services import strategy_switch_off, strategy_traders_release
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,11 @@ def strategy_create(*, user, name: str, **fields: Any) -> Strategy:
 
 
 @transaction.atomic
-def strategy_update(*, strategy: Strategy, **fields: Any) -> Strategy:
+def strategy_update(
+    *, strategy: Strategy, if_holding: str | None = None, **fields: Any
+) -> Strategy:
+    """Change a strategy's settings. Switching it off while one of its traders holds a position
+    or working orders asks first (409 listing them) unless ``if_holding`` is keep or flatten."""
     unknown = set(fields) - set(STRATEGY_FIELDS)
     if unknown:
         raise ApplicationError(f"unknown strategy settings: {', '.join(sorted(unknown))}")
@@ -170,6 +174,8 @@ def strategy_update(*, strategy: Strategy, **fields: Any) -> Strategy:
     merged = {f: getattr(strategy, f) for f in STRATEGY_FIELDS}
     merged.update(fields)
     _validate_strategy({k: v for k, v in merged.items() if k in fields or k.startswith("session_")})
+    if strategy.enabled and fields.get("enabled") is False:
+        strategy_switch_off(strategy=strategy, if_holding=if_holding)
     for key, value in fields.items():
         setattr(strategy, key, value)
     strategy.full_clean(exclude=["webhook_token", "user"])

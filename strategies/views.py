@@ -19,6 +19,8 @@ from strategies.models import Signal
 
 def _apply_error(form: StrategyForm, exc: ApplicationError) -> None:
     field = exc.extra.get("field")
+    if exc.extra.get("choice") == "if_holding":
+        field = "if_holding"  # switched off while holding: the choice to make is there
     form.add_error(field if field in form.fields else None, exc.message)
 
 
@@ -62,7 +64,11 @@ def strategy_edit_page(request, strategy_id: int):
     if request.method == "POST" and form.is_valid():
         strategy.refresh_from_db()
         try:
-            services.strategy_update(strategy=strategy, **form.settings())
+            services.strategy_update(
+                strategy=strategy,
+                if_holding=form.cleaned_data.get("if_holding") or None,
+                **form.settings(),
+            )
         except ApplicationError as exc:
             _apply_error(form, exc)
         else:

@@ -124,9 +124,22 @@ class TraderInputSerializer(serializers.Serializer):
     )
 
 
+def if_holding_field() -> serializers.ChoiceField:
+    """What switching off does to a position or working orders still held (else a 409)."""
+    return serializers.ChoiceField(
+        choices=services.IF_HOLDING_CHOICES,
+        required=False,
+        allow_null=True,
+        help_text="when switching off while holding a position or working orders: keep "
+        "(entries stop; exits, auto-flatten and daily limits still run) or flatten (closed at "
+        "the broker). Without it such a switch-off is refused with 409 holds_position.",
+    )
+
+
 class TraderUpdateSerializer(TraderInputSerializer):
     strategy_id = serializers.IntegerField(required=False)
     broker_account_id = serializers.IntegerField(required=False)
+    if_holding = if_holding_field()
 
 
 def _trader_fields(data: dict) -> dict:
@@ -290,6 +303,7 @@ class TraderDetailApi(APIView):
 
 class ToggleInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
+    if_holding = if_holding_field()
 
 
 class TraderToggleApi(APIView):
@@ -298,7 +312,11 @@ class TraderToggleApi(APIView):
         trader = selectors.trader_get(user=request.user, trader_id=trader_id)
         s = ToggleInputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        services.trader_toggle(trader=trader, enabled=s.validated_data["enabled"])
+        services.trader_toggle(
+            trader=trader,
+            enabled=s.validated_data["enabled"],
+            if_holding=s.validated_data.get("if_holding"),
+        )
         return Response(_read_trader(request, trader_id))
 
 

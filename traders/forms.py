@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from strategies.forms import session_zone_choices
+from strategies.forms import if_holding_field, session_zone_choices
 from strategies.models import Strategy
 from traders import selectors
 
@@ -25,6 +25,7 @@ class TraderForm(forms.Form):
         help_text="Off: signals are still recorded by the strategy's recorder, but no order is "
         "sent to this account.",
     )
+    if_holding = if_holding_field()
     multiplier = forms.IntegerField(
         min_value=1,
         max_value=1000,
@@ -94,7 +95,7 @@ class TraderForm(forms.Form):
     )
 
     groups_spec = [
-        ("Link", ["strategy", "broker_account", "enabled"]),
+        ("Link", ["strategy", "broker_account", "enabled", "if_holding"]),
         ("Size", ["multiplier", "max_contracts"]),
         ("Daily limits", ["daily_loss_limit", "daily_profit_target"]),
         (
@@ -109,8 +110,10 @@ class TraderForm(forms.Form):
         ("Allowed session", ["session_start", "session_end", "session_timezone", "session_days"]),
     ]
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not editing:
+            del self.fields["if_holding"]  # a new trader holds nothing
 
         self.fields["strategy"].queryset = Strategy.objects.filter(user=user)
         self.fields["broker_account"].queryset = selectors.broker_account_list(user=user)
@@ -131,7 +134,10 @@ class TraderForm(forms.Form):
 
     @property
     def groups(self):
-        return [(title, [self[name] for name in names]) for title, names in self.groups_spec]
+        return [
+            (title, [self[name] for name in names if name in self.fields])
+            for title, names in self.groups_spec
+        ]
 
     def clean(self):
         data = super().clean()
@@ -143,5 +149,6 @@ class TraderForm(forms.Form):
         data = dict(self.cleaned_data)
         data.pop("strategy")
         data.pop("broker_account")
+        data.pop("if_holding", None)
         data["session_days"] = list(data.get("session_days") or [])
         return data

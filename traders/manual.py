@@ -195,7 +195,7 @@ def flatten_all(*, user, disable_traders: bool = False, request_id: str | None =
         for trader in Trader.objects.filter(user=user, enabled=True).select_related(
             "strategy", "broker_account"
         ):
-            services.trader_toggle(trader=trader, enabled=False)
+            services.trader_toggle(trader=trader, enabled=False, if_holding=services.KEEP)
     done = _run_and_wait(made)
     flattened = [
         {"account": ex.broker_account.name, "closed": [ex.root], "status": ex.status}

@@ -169,19 +169,45 @@ def _holding(trader: Trader, root: str | None = None) -> list[str]:
     return parts
 
 
-def _refuse_while_holding(trader: Trader, what: str) -> None:
+# What to do with a position when its trader (or strategy) is switched off: the caller says.
+KEEP, FLATTEN = "keep", "flatten"
+IF_HOLDING_CHOICES = (KEEP, FLATTEN)
+SWITCH_OFF_CHOICES = (
+    "say what switching off does to it: keep it (if_holding=keep: entries stop; exits, "
+    "auto-flatten and daily limits still run) or close it (if_holding=flatten)"
+)
+
+
+def _refuse_while_holding(trader: Trader, what: str, **extra: str) -> None:
     holding = _holding(trader)
     if holding:
         raise ApplicationError(
             f"{trader.strategy.name} on {trader.broker_account.name} holds "
-            f"{'; '.join(holding)}: flatten it first, or {what} with flatten=true.",
+            f"{'; '.join(holding)}: flatten it first, or {what}.",
             status_code=409,
-            extra={"code": "holds_position", "holding": holding},
+            extra={"code": "holds_position", "holding": holding, **extra},
         )
 
 
+def _switch_off_holding(trader: Trader, if_holding: str | None) -> None:
+    """Switching off a trader that holds a position or working orders asks first: keep it
+    (nothing is abandoned: exits, auto-flatten and limits still run) or close it now."""
+    if if_holding == FLATTEN:
+        trader_flatten(trader=trader, reason="trader switched off")
+    elif if_holding != KEEP:
+        _refuse_while_holding(trader, SWITCH_OFF_CHOICES, choice="if_holding")
+
+
 @transaction.atomic
-def trader_update(*, trader: Trader, strategy=None, broker_account=None, **fields: Any) -> Trader:
+def trader_update(
+    *,
+    trader: Trader,
+    strategy=None,
+    broker_account=None,
+    if_holding: str | None = None,
+    **fields: Any,
+) -> Trader:
+    """Change a trader's settings. Switching it off while it holds needs ``if_holding``."""
     unknown = set(fields) - set(TRADER_FIELDS)
     if unknown:
         raise ApplicationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -193,15 +219,17 @@ def trader_update(*, trader: Trader, strategy=None, broker_account=None, **field
         if strategy.user_id != trader.user_id:
             raise ApplicationError("Strategy not found.", status_code=404)
         if trader_root(strategy) != trader_root(trader):
-            _refuse_while_holding(trader, "change its strategy")
+            _refuse_while_holding(trader, "change its strategy with flatten=true")
         trader.strategy = strategy
         changed.append("strategy")
     if broker_account is not None and broker_account.pk != trader.broker_account_id:
         if broker_account.connection.user_id != trader.user_id:
             raise ApplicationError("Broker account not found.", status_code=404)
-        _refuse_while_holding(trader, "move it")
+        _refuse_while_holding(trader, "move it with flatten=true")
         trader.broker_account = broker_account
         changed.append("broker_account")
+    if trader.enabled and fields.get("enabled") is False:
+        _switch_off_holding(trader, if_holding)
     for name, value in fields.items():
         setattr(trader, name, value)
     if trader.enabled and ({"enabled", "strategy", "broker_account"} & set(changed)):
@@ -239,16 +267,24 @@ def trader_delete(*, trader: Trader, flatten: bool = False) -> None:
     if flatten:
         trader_flatten(trader=trader, reason="trader deleted")
     else:
-        _refuse_while_holding(trader, "delete it")
+        _refuse_while_holding(trader, "delete it with flatten=true")
     _stop_entries(trader, "the trader was deleted")
     user_id, pk = trader.user_id, trader.pk
     trader.delete()
     emit(user_id, "trader", {"id": pk, "deleted": True})
 
 
-def strategy_traders_release(*, strategy, flatten: bool = False) -> list[Execution]:
-    """Before a strategy goes: every trader of it that holds a position or working orders is
-    either the reason for a 409 listing them, or (``flatten``) closed in its account's turn.
+def strategy_traders_release(
+    *,
+    strategy,
+    flatten: bool = False,
+    reason: str = "strategy deleted",
+    what: str = "delete it with flatten=true",
+    **extra: str,
+) -> list[Execution]:
+    """Before a strategy goes (or is switched off): every trader of it that holds a position or
+    working orders is either the reason for a 409 listing them, or (``flatten``) closed in its
+    account's turn.
 
     The flatten executions outlive the traders (they are not tied to a signal), so deleting the
     strategy right after cannot lose them."""
@@ -260,23 +296,44 @@ def strategy_traders_release(*, strategy, flatten: bool = False) -> list[Executi
         ]
         if held:
             raise ApplicationError(
-                f"{strategy.name} still holds {' | '.join(held)}: flatten first, or delete it "
-                "with flatten=true.",
+                f"{strategy.name} still holds {' | '.join(held)}: flatten first, or {what}.",
                 status_code=409,
-                extra={"code": "holds_position", "holding": held},
+                extra={"code": "holds_position", "holding": held, **extra},
             )
     made = []
     for trader in traders:
-        _stop_entries(trader, "the strategy was deleted")
+        _stop_entries(trader, reason)
         if flatten and holding[trader.pk]:
-            made += trader_flatten(trader=trader, reason="strategy deleted")
+            made += trader_flatten(trader=trader, reason=reason)
     return made
 
 
+def strategy_switch_off(*, strategy, if_holding: str | None = None) -> list[Execution]:
+    """Switching a strategy off while its traders hold asks first, as for a trader: keep
+    (exits, auto-flatten and limits still run for what is held) or flatten now. Pending
+    entries of its traders are skipped either way."""
+    if if_holding == KEEP:
+        for trader in strategy.traders.all():
+            _stop_entries(trader, "strategy switched off")
+        return []
+    return strategy_traders_release(
+        strategy=strategy,
+        flatten=if_holding == FLATTEN,
+        reason="strategy switched off",
+        what=SWITCH_OFF_CHOICES,
+        choice="if_holding",
+    )
+
+
 @transaction.atomic
-def trader_toggle(*, trader: Trader, enabled: bool | None = None) -> Trader:
-    """Switch a trader on or off (flip when ``enabled`` is None)."""
+def trader_toggle(
+    *, trader: Trader, enabled: bool | None = None, if_holding: str | None = None
+) -> Trader:
+    """Switch a trader on or off (flip when ``enabled`` is None). Off while it holds a position
+    or working orders: refused (409, listing them) unless ``if_holding`` says keep or flatten."""
     new = (not trader.enabled) if enabled is None else bool(enabled)
+    if trader.enabled and not new:
+        _switch_off_holding(trader, if_holding)
     if new and not trader.enabled:
         _refuse_second_owner(
             account=trader.broker_account, strategy=trader.strategy, exclude_pk=trader.pk

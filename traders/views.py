@@ -46,10 +46,12 @@ def _save(request, form, trader=None):
             trader=trader,
             strategy=form.cleaned_data["strategy"],
             broker_account=form.cleaned_data["broker_account"],
+            if_holding=form.cleaned_data.get("if_holding") or None,
             **form.service_fields(),
         )
     except ApplicationError as exc:
-        form.add_error(None, exc.message)
+        field = exc.extra.get("choice")  # switched off while holding: "if_holding"
+        form.add_error(field if field in form.fields else None, exc.message)
         return None
 
 
@@ -74,7 +76,7 @@ def trader_edit_page(request, trader_id: int):
     trader = selectors.trader_get(user=request.user, trader_id=trader_id)
     initial = {name: getattr(trader, name) for name in services.TRADER_FIELDS}
     initial.update(strategy=trader.strategy, broker_account=trader.broker_account)
-    form = TraderForm(request.POST or None, user=request.user, initial=initial)
+    form = TraderForm(request.POST or None, user=request.user, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
         if _save(request, form, trader) is not None:
             messages.success(request, "Trader saved.")

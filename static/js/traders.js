@@ -229,6 +229,40 @@
     return Array.from(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
 
+  // Switching off a trader that holds a position or working orders asks what becomes of them:
+  // close them at the broker, or keep them (entries stop; exits and auto-flatten still run).
+  function askIfHolding(held) {
+    if (window.confirm("This trader holds " + held + ".\n\nOK: close it at the broker and switch the trader off.\nCancel: more choices.")) {
+      return "flatten";
+    }
+    if (window.confirm("Switch the trader off and keep " + held + "?\nEntries stop; its exits and auto-flatten still run.\n\nCancel: leave the trader on.")) {
+      return "keep";
+    }
+    return null;
+  }
+
+  async function toggleTrader(id) {
+    const url = "/api/traders/" + id + "/toggle/";
+    const shown = traders[id];
+    const open = Object.fromEntries(Object.entries((shown && shown.positions) || {}).filter(function (kv) { return kv[1] !== 0; }));
+    const held = shown && shown.enabled ? positionsText(open) : "flat";
+    if (held !== "flat") {
+      const choice = askIfHolding(held);
+      if (!choice) return null;
+      return JT.api(url, { method: "POST", body: { enabled: false, if_holding: choice } });
+    }
+    try {
+      return await JT.api(url, { method: "POST", body: {} });
+    } catch (err) {
+      // Held without the page knowing it yet (working orders, a fill a moment ago): the
+      // server says what, and the same question follows.
+      if (err.status !== 409 || !err.data || !err.data.extra || err.data.extra.code !== "holds_position") throw err;
+      const choice = askIfHolding(err.data.extra.holding.join("; "));
+      if (!choice) return null;
+      return JT.api(url, { method: "POST", body: { enabled: false, if_holding: choice } });
+    }
+  }
+
   document.addEventListener("click", async function (event) {
     const button = event.target.closest("[data-action], [data-manual], #flatten-all, #log-more");
     if (!button) return;
@@ -236,7 +270,8 @@
     button.disabled = true;
     try {
       if (button.dataset.action === "toggle") {
-        const t = await JT.api("/api/traders/" + button.dataset.id + "/toggle/", { method: "POST", body: {} });
+        const t = await toggleTrader(button.dataset.id);
+        if (!t) return;
         renderTrader(t);
         recomputeTotals();
         JT.toast("Trader " + (t.enabled ? "on" : "off"), "success");

@@ -199,9 +199,77 @@ def test_an_exit_alert_on_a_switched_off_strategy_closes_the_position(
 
 def test_an_exit_alert_closes_a_switched_off_traders_position(sim, trader, account, strategy):
     decide(strategy, "buy")
-    services.trader_toggle(trader=trader, enabled=False)
+    services.trader_toggle(trader=trader, enabled=False, if_holding=services.KEEP)
     decide(strategy, "close")
     assert held(sim, account) == {}
+
+
+def test_switching_off_a_trader_that_holds_asks_first_then_keeps_or_flattens(
+    sim, trader, account, strategy, api_client_for, alice
+):
+    strategy.take_profit, strategy.stop_loss = D(40), D(40)
+    strategy.save()
+    decide(strategy, "buy")
+    api = api_client_for(alice)
+    toggle = f"/api/traders/{trader.pk}/toggle/"
+    refused = api.post(toggle, {"enabled": False}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["extra"]["code"] == "holds_position"
+    assert f"+1 {front()}" in refused.json()["message"]
+    assert Trader.objects.get(pk=trader.pk).enabled  # nothing changed
+    kept = api.post(toggle, {"enabled": False, "if_holding": "keep"}, format="json")
+    assert kept.status_code == 200 and kept.json()["enabled"] is False
+    assert held(sim, account) == {front(): 1} and len(working(sim, account)) == 2
+    decide(strategy, '{"action": "buy", "id": "while-off"}')
+    assert held(sim, account) == {front(): 1}  # entries refused, the position kept
+    assert api.post(toggle, {"enabled": True}, format="json").status_code == 200
+    closed = api.post(toggle, {"enabled": False, "if_holding": "flatten"}, format="json")
+    assert closed.status_code == 200 and closed.json()["enabled"] is False
+    run_pending()
+    assert held(sim, account) == {} and working(sim, account) == []
+    # Flat now: switching on and off again needs no choice.
+    assert api.post(toggle, {"enabled": True}, format="json").status_code == 200
+    assert api.post(toggle, {"enabled": False}, format="json").status_code == 200
+
+
+def test_switching_off_a_strategy_whose_trader_holds_asks_first(
+    sim, trader, account, strategy, api_client_for, alice
+):
+    decide(strategy, "buy")
+    api = api_client_for(alice)
+    url = f"/api/strategies/{strategy.pk}/"
+    refused = api.patch(url, {"enabled": False}, format="json")
+    assert refused.status_code == 409
+    assert f"+1 {front()}" in refused.json()["message"]
+    assert Strategy.objects.get(pk=strategy.pk).enabled
+    closed = api.patch(url, {"enabled": False, "if_holding": "flatten"}, format="json")
+    assert closed.status_code == 200 and closed.json()["enabled"] is False
+    run_pending()
+    assert held(sim, account) == {} and working(sim, account) == []
+
+
+def test_the_trader_form_asks_what_to_do_with_a_position_when_switching_off(
+    sim, trader, account, strategy, client, alice
+):
+    decide(strategy, "buy")
+    client.force_login(alice)
+    form = {
+        "strategy": strategy.pk,
+        "broker_account": account.pk,
+        "multiplier": 1,
+        "max_contracts": 10,
+        "take_profit_override_unit": "ticks",
+        "stop_loss_override_unit": "ticks",
+        "session_timezone": "America/New_York",
+    }
+    page = client.post(f"/traders/{trader.pk}/edit/", form)
+    assert page.status_code == 200  # the form again, with the question
+    assert f"+1 {front()}" in page.content.decode()
+    assert Trader.objects.get(pk=trader.pk).enabled
+    saved = client.post(f"/traders/{trader.pk}/edit/", {**form, "if_holding": "keep"})
+    assert saved.status_code == 302
+    assert not Trader.objects.get(pk=trader.pk).enabled
+    assert held(sim, account) == {front(): 1}
 
 
 def test_deleting_a_trader_that_holds_a_position_is_refused_until_flattened(
@@ -243,7 +311,7 @@ def test_archiving_a_connection_is_refused_while_a_switched_off_trader_holds(
     sim, trader, account, strategy, api_client_for, alice
 ):
     decide(strategy, "buy")
-    services.trader_toggle(trader=trader, enabled=False)
+    services.trader_toggle(trader=trader, enabled=False, if_holding=services.KEEP)
     api = api_client_for(alice)
     refused = api.delete(f"/api/accounts/{account.connection.pk}/?archive=true")
     assert refused.status_code == 409

@@ -22,7 +22,15 @@ def test_control_center_flattens_everything_and_updates_live(
 ):
     decide(strategy, '{"action": "buy", "id": "first"}')
     page = new_page(viewport={"width": 1400, "height": 1600})
-    page.on("dialog", lambda d: d.accept())
+    # The dialogs, answered in turn (then accepted): switching off a trader that holds asks
+    # first whether to close it (no), then whether to keep it (yes).
+    asked, answers = [], [False, True]
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if (answers.pop(0) if answers else True) else dialog.dismiss()
+
+    page.on("dialog", answer)
     login(page, asgi_server.url, "alice", PASSWORD)
     page.goto(f"{asgi_server.url}/control-center/")
 
@@ -49,12 +57,14 @@ def test_control_center_flattens_everything_and_updates_live(
                       .textContent.includes('+2 MNQ')""",
     )
 
-    # The switch, then Flatten All (confirmed in the dialog).
+    # The switch: off, keeping the position (its exits still run); then Flatten All.
     page.click(f'{row} [data-action="toggle"]')
     wait_js(
         page,
         f"() => document.querySelector('{row} [data-action=\"toggle\"]').textContent === 'Off'",
     )
+    assert len(asked) == 2 and "+2 MNQ" in asked[0] and "keep" in asked[1]
+    assert sum(held(sim, account).values()) == 2  # kept
     page.click("#flatten-all")
     page.wait_for_selector(".toast-success >> text=Everything flat")
     shot(page, "control-center")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from strategies.models import Signal, Strategy
 from strategies.processing import signal_process, strategies_auto_flatten
 from traders.models import Execution, Order, Trader
-from traders.services import trader_create, trader_toggle
+from traders.services import KEEP, trader_create, trader_toggle
 from traders.tests.conftest import alert, front, held, run_pending, sim_connection, working
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -154,7 +154,7 @@ def test_an_exit_cancels_the_brackets_and_closes(sim, alice, hook):
 def test_auto_flatten_closes_every_trader_holding_the_product(sim, alice, hook):
     strategy, trader, account = make(alice, sim, take_profit=40, stop_loss=20)
     alert(hook, strategy, "buy 1")
-    trader_toggle(trader=trader, enabled=False)  # switched off: still closed at the bell
+    trader_toggle(trader=trader, enabled=False, if_holding=KEEP)  # still closed at the bell
     local = timezone.now().astimezone(timezone.get_default_timezone())
     Strategy.objects.filter(pk=strategy.pk).update(
         auto_flatten_time=local.time().replace(microsecond=0), session_timezone=str(local.tzinfo)
