@@ -38,6 +38,7 @@ from strategies.exchange_session import exchange_session_refusal
 from strategies.models import Signal, Strategy, StrategyPosition
 from strategies.outcome import signal_payload
 from strategies.parsing import Intent
+from strategies.products import alert_contract
 from strategies.services import signal_create_internal, signal_enqueue
 from traders import decision as dec
 from traders import mirror, risk
@@ -149,23 +150,6 @@ def _finish(
     emit(signal.strategy.user_id, "signal", signal_payload(signal))
 
 
-def _contract(signal: Signal, intent: Intent, strategy: Strategy):
-    """The contract to trade, with the product guard: an alert for another product than the
-    strategy's (NQ on an MNQ strategy) is refused unless the strategy trades the alert's
-    ticker."""
-    default = resolve_symbol(strategy.default_symbol, at=signal.received_at)
-    if not intent.symbol:
-        return default, ""
-    alerted = resolve_symbol(intent.symbol, at=signal.received_at)
-    if alerted.root != default.root and not strategy.trade_alert_ticker:
-        return None, (
-            f"the alert is for {intent.symbol} ({alerted.root}), this strategy trades "
-            f"{strategy.default_symbol} ({default.root}): refused so that it is not traded at "
-            f"another product's size and risk (turn on \"trade the alert's ticker\" to allow it)"
-        )
-    return alerted, ""
-
-
 def _strategy_position(strategy: Strategy, root: str) -> StrategyPosition:
     position, _ = StrategyPosition.objects.select_for_update().get_or_create(
         strategy=strategy, root=root
@@ -177,7 +161,9 @@ def _decide(signal: Signal, strategy: Strategy, now: datetime) -> str:
     intent = Intent.from_dict(signal.intent)
     signal.symbol = (intent.symbol or strategy.default_symbol)[:40]
     try:
-        contract, refused = _contract(signal, intent, strategy)
+        contract, refused = alert_contract(
+            strategy=strategy, symbol=intent.symbol, at=signal.received_at
+        )
     except UnknownSymbol as exc:
         _finish(signal, Signal.Status.REJECTED, str(exc), Kind.ERROR, Event.ALERT_REJECTED)
         return "rejected"

@@ -32,6 +32,7 @@ from recorder.services import recorder_create
 from strategies.models import AlertFingerprint, Signal, Strategy, new_webhook_token
 from strategies.outcome import signal_payload
 from strategies.parsing import AlertError, Intent, parse_alert
+from strategies.products import alert_contract
 from traders.services import strategy_switch_off, strategy_traders_release
 
 logger = logging.getLogger(__name__)
@@ -379,7 +380,16 @@ def webhook_receive(
         return _reply(404, "unknown", "unknown webhook URL")
     strategy = (
         Strategy.objects.filter(webhook_token=token)
-        .only("id", "user_id", "name", "passphrase", "enabled", "dedupe_window_seconds")
+        .only(
+            "id",
+            "user_id",
+            "name",
+            "passphrase",
+            "enabled",
+            "dedupe_window_seconds",
+            "default_symbol",
+            "trade_alert_ticker",
+        )
         .first()
     )
     if strategy is None:
@@ -417,6 +427,17 @@ def webhook_receive(
             intent=intent,
         )
         return _reply(401, "rejected", reason, signal_id=signal.pk)
+    refused = _product_refusal(strategy, intent)
+    if refused:
+        signal = _store_rejection(
+            strategy=strategy,
+            raw=raw,
+            headers=headers,
+            source_ip=source_ip,
+            reason=refused,
+            intent=intent,
+        )
+        return _reply(422, "rejected", refused, signal_id=signal.pk)
     return _accept(
         strategy=strategy,
         raw=raw,
@@ -425,6 +446,16 @@ def webhook_receive(
         source_ip=source_ip,
         origin=Signal.Origin.WEBHOOK,
     )
+
+
+def _product_refusal(strategy: Strategy, intent: Intent) -> str:
+    """Why the alert's ticker cannot be traded by this strategy ("" when it can): an unknown
+    symbol, or another product than the strategy's (the product guard)."""
+    try:
+        _, refused = alert_contract(strategy=strategy, symbol=intent.symbol, at=timezone.now())
+    except UnknownSymbol as exc:
+        return str(exc)
+    return refused
 
 
 def _accept(

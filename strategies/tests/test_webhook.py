@@ -21,7 +21,9 @@ def hook(server, strategy, alias="webhooks"):
 
 @pytest.fixture
 def strategy(alice):
-    return StrategyFactory(user=alice, name="Scalper")
+    # The corpus names many products: this strategy trades whatever its alerts name (the
+    # product guard has its own test below).
+    return StrategyFactory(user=alice, name="Scalper", trade_alert_ticker=True)
 
 
 def test_every_corpus_body_gives_its_intent_or_exact_error_over_http(asgi_server, strategy):
@@ -203,6 +205,27 @@ def test_a_switched_off_strategy_still_takes_alerts_so_that_exits_run(asgi_serve
     assert r.status_code == 200
     assert r.json()["message"] == "the strategy is switched off: only exits are executed"
     assert Signal.objects.get(pk=r.json()["signal_id"]).status == "accepted"
+
+
+def test_an_alert_for_another_product_or_an_unknown_symbol_is_refused_in_the_answer(
+    asgi_server, alice
+):
+    strategy = StrategyFactory(user=alice, default_symbol="MNQ1!")
+    other = requests.post(hook(asgi_server, strategy), data="buy NQ1! 1", timeout=5)
+    assert other.status_code == 422 and other.json()["status"] == "rejected"
+    assert "this strategy trades MNQ1! (MNQ)" in other.json()["message"]
+    unknown = requests.post(hook(asgi_server, strategy), data="buy FOO1! 1", timeout=5)
+    assert unknown.status_code == 422
+    assert unknown.json()["message"].startswith("Unknown symbol 'FOO1!'")
+    same = requests.post(hook(asgi_server, strategy), data="buy MNQ1! 1", timeout=5)
+    assert same.status_code == 200 and same.json()["status"] == "accepted"
+    reasons = list(
+        Signal.objects.filter(strategy=strategy).order_by("id").values_list("status", "reason")
+    )
+    assert [status for status, _ in reasons] == ["rejected", "rejected", "accepted"]
+    assert reasons[0][1] == other.json()["message"]
+    logged = StrategyLog.objects.filter(strategy=strategy, kind="error").count()
+    assert logged == 2  # each refusal also in the strategy's log
 
 
 def test_unknown_tokens_and_wrong_methods(asgi_server, strategy):

@@ -200,6 +200,8 @@ def test_a_second_enabled_trader_on_an_owned_account_and_product_is_refused(
 def test_an_alert_for_another_product_is_rejected_unless_the_strategy_opts_in(sim, alice, hook):
     strategy, _, account = make(alice, sim)
     answer = alert(hook, strategy, "buy 1 NQ1!")
+    assert answer["status"] == "rejected"  # said in the webhook's own answer (a 422)
+    assert "NQ1! (NQ)" in answer["message"] and "MNQ1! (MNQ)" in answer["message"]
     signal = Signal.objects.get(pk=answer["signal_id"])
     assert signal.status == Signal.Status.REJECTED
     assert "NQ" in signal.reason and "MNQ" in signal.reason
