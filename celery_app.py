@@ -13,17 +13,25 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-class _HeartbeatFilter(logging.Filter):
-    """The worker heartbeat runs every few seconds; its log lines would drown the useful ones."""
+# Housekeeping that runs every few seconds: its lines would drown the useful ones, so they are
+# logged only when the task found something to do (a non-zero count) or failed.
+QUIET_TASKS = ("justtrades.heartbeat", "strategies.sweep_signals", "traders.sweep_executions")
 
+
+class _HousekeepingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "justtrades.heartbeat" not in record.getMessage()
+        message = record.getMessage()
+        if not any(name in message for name in QUIET_TASKS):
+            return True
+        if " succeeded in " in message:
+            return not message.rstrip().endswith((": 0", ": None"))
+        return not (" received" in message or "Sending due task" in message)
 
 
 @after_setup_logger.connect
-def _quiet_heartbeat(logger, **kwargs):
+def _quiet_housekeeping(logger, **kwargs):
     for handler in logger.handlers:
-        handler.addFilter(_HeartbeatFilter())
+        handler.addFilter(_HousekeepingFilter())
 
 
 @worker_ready.connect
