@@ -38,7 +38,7 @@ KINDS: dict[str, Kind] = {
     "order_failed": Kind("Order rejected or failed", "Problems"),
     "protection_lost": Kind("Stop or target could not be kept", "Problems"),
     "alert_rejected": Kind("Alert rejected", "Problems"),
-    "signal_dropped": Kind("Signal dropped (too old)", "Problems"),
+    "signal_dropped": Kind("Signal dropped (too old, or superseded by a later one)", "Problems"),
     "drift": Kind("Position drift detected", "Problems"),
     "daily_loss_limit": Kind("Daily loss limit reached", "Risk"),
     "daily_profit_target": Kind("Daily profit target reached", "Risk"),

@@ -360,6 +360,26 @@ def _signal_dropped(user, line: Line) -> list:
     )
 
 
+def _execution_superseded(user, line: Line) -> list:
+    """A signal's execution came back after a later signal of its account ran: nothing was
+    sent for it (told under the same switch as a signal dropped for its age)."""
+    execution_id = line.get("execution_id") or line.log.pk
+    signal_id = line.log.signal_id
+    return _tell(
+        user,
+        "signal_dropped",
+        f"signal_dropped:superseded:{execution_id}",
+        msg.Message(
+            title=f"⏭️ Signal skipped{' · ' + line.strategy if line.strategy else ''}",
+            description=f"{line.log.message}\nNo order was sent for it.",
+            fields=line.where() + ([("Signal", f"#{signal_id}")] if signal_id else []),
+            color=msg.YELLOW,
+            path="/control-center/",
+            timestamp=line.log.created_at,
+        ),
+    )
+
+
 def _order_failed_line(user, line: Line) -> list:
     order_id = _obj_id(line.data, "order_id")
     if order_id:
@@ -557,6 +577,7 @@ def _drift(user, line: Line) -> list:
 LOG_EVENTS = {
     Event.ALERT_REJECTED: _alert_rejected,
     Event.SIGNAL_DROPPED: _signal_dropped,
+    Event.EXECUTION_SUPERSEDED: _execution_superseded,
     Event.ORDER_FAILED: _order_failed_line,
     Event.TARGET_FILLED: _exit_filled,
     Event.STOP_FILLED: _exit_filled,

@@ -55,6 +55,17 @@ def signal_dropped(user):
     )  # fmt: skip
 
 
+def signal_superseded(user):
+    trader = _trader(user)
+    signal = SignalFactory(strategy=trader.strategy)
+    return timeline_write(
+        user=user, kind="info", strategy=trader.strategy, trader=trader, signal=signal,
+        message=f"Signal #{signal.pk} came back after a later one of DEMO-1 already ran "
+        "(execution #8): skipped, the later signal's target stands.",
+        event=Event.EXECUTION_SUPERSEDED, data={"execution_id": 7, "later_execution_id": 8},
+    )  # fmt: skip
+
+
 def daily_loss_limit(user):
     trader = _trader(user)
     return timeline_write(
@@ -225,6 +236,22 @@ def test_each_kind_switched_off_on_both_channels_tells_nothing(alice_everywhere,
         rules.evaluate_event(alice_everywhere.pk, "log", {"id": write(alice_everywhere).pk}) == []
     )
     assert not Notification.objects.exists()
+
+
+def test_a_signal_superseded_by_a_later_one_is_told_under_the_signal_dropped_switch(
+    alice_everywhere, fake_discord
+):
+    _only(alice_everywhere, "signal_dropped", "discord")
+    line = signal_superseded(alice_everywhere)
+    [n] = rules.evaluate_event(alice_everywhere.pk, "log", {"id": line.pk})
+    assert (n.kind, n.channel) == ("signal_dropped", "discord")
+    assert services.notification_deliver_discord(notification_id=n.pk) == "sent"
+    [dm] = fake_discord.messages_to(UID)
+    assert dm.embeds[0]["title"] == "⏭️ Signal skipped · NQ Breakout"
+    assert "No order was sent for it." in dm.embeds[0]["description"]
+    _only(alice_everywhere, "signal_dropped", None)
+    quiet = signal_superseded(alice_everywhere)
+    assert rules.evaluate_event(alice_everywhere.pk, "log", {"id": quiet.pk}) == []
 
 
 def test_bob_is_never_told_of_alices_lines(alice_everywhere, bob, link_discord):
