@@ -341,17 +341,16 @@ def _alert_rejected(user, line: Line) -> list:
     )
 
 
-def _signal_dropped(user, line: Line) -> list:
-    age = line.get("age_seconds")
+def _not_sent(user, line: Line, *, key: str, title: str, description: str) -> list:
+    """A signal nothing was sent for (too old, or superseded): one "signal dropped" kind."""
     signal_id = line.get("signal_id") or line.log.signal_id
-    late = f" (it arrived {age}s after it was sent)" if age != "" else ""
     return _tell(
         user,
         "signal_dropped",
-        f"signal_dropped:{signal_id or 'log' + str(line.log.pk)}",
+        f"signal_dropped:{key}",
         msg.Message(
-            title=f"⏱️ Signal dropped{' · ' + line.strategy if line.strategy else ''}",
-            description=f"{line.get('reason', 'Too old to trade')}{late}. No order was sent.",
+            title=f"{title}{' · ' + line.strategy if line.strategy else ''}",
+            description=description,
             fields=line.where() + ([("Signal", f"#{signal_id}")] if signal_id else []),
             color=msg.YELLOW,
             path="/control-center/",
@@ -360,23 +359,27 @@ def _signal_dropped(user, line: Line) -> list:
     )
 
 
-def _execution_superseded(user, line: Line) -> list:
-    """A signal's execution came back after a later signal of its account ran: nothing was
-    sent for it (told under the same switch as a signal dropped for its age)."""
-    execution_id = line.get("execution_id") or line.log.pk
-    signal_id = line.log.signal_id
-    return _tell(
+def _signal_dropped(user, line: Line) -> list:
+    age = line.get("age_seconds")
+    signal_id = line.get("signal_id") or line.log.signal_id
+    late = f" (it arrived {age}s after it was sent)" if age != "" else ""
+    return _not_sent(
         user,
-        "signal_dropped",
-        f"signal_dropped:superseded:{execution_id}",
-        msg.Message(
-            title=f"⏭️ Signal skipped{' · ' + line.strategy if line.strategy else ''}",
-            description=f"{line.log.message}\nNo order was sent for it.",
-            fields=line.where() + ([("Signal", f"#{signal_id}")] if signal_id else []),
-            color=msg.YELLOW,
-            path="/control-center/",
-            timestamp=line.log.created_at,
-        ),
+        line,
+        key=str(signal_id or f"log{line.log.pk}"),
+        title="⏱️ Signal dropped",
+        description=f"{line.get('reason', 'Too old to trade')}{late}. No order was sent.",
+    )
+
+
+def _execution_superseded(user, line: Line) -> list:
+    """A signal's execution came back after a later signal of its account ran."""
+    return _not_sent(
+        user,
+        line,
+        key=f"superseded:{line.get('execution_id') or line.log.pk}",
+        title="⏭️ Signal skipped",
+        description=f"{line.log.message}\nNo order was sent for it.",
     )
 
 

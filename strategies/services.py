@@ -407,17 +407,9 @@ def webhook_receive(
             f"more than {settings.WEBHOOK_RATE_LIMIT_PER_MINUTE} alerts in a minute for this strategy",
         )
     headers = _headers(meta)
-    try:
-        intent = parse_alert(raw)
-    except AlertError as exc:
-        signal = _store_rejection(
-            strategy=strategy, raw=raw, headers=headers, source_ip=source_ip, reason=exc.message
-        )
-        return _reply(400, "rejected", exc.message, signal_id=signal.pk)
-    if strategy.passphrase and not hmac.compare_digest(
-        intent.passphrase.encode(), strategy.passphrase.encode()
-    ):
-        reason = "wrong passphrase" if intent.passphrase else "this strategy requires a passphrase"
+
+    def rejected(code: int, reason: str, intent: Intent | None = None) -> WebhookResult:
+        """Stored as a rejected signal (its log line, its admin page) and said in the answer."""
         signal = _store_rejection(
             strategy=strategy,
             raw=raw,
@@ -426,18 +418,20 @@ def webhook_receive(
             reason=reason,
             intent=intent,
         )
-        return _reply(401, "rejected", reason, signal_id=signal.pk)
+        return _reply(code, "rejected", reason, signal_id=signal.pk)
+
+    try:
+        intent = parse_alert(raw)
+    except AlertError as exc:
+        return rejected(400, exc.message)
+    if strategy.passphrase and not hmac.compare_digest(
+        intent.passphrase.encode(), strategy.passphrase.encode()
+    ):
+        reason = "wrong passphrase" if intent.passphrase else "this strategy requires a passphrase"
+        return rejected(401, reason, intent)
     refused = _product_refusal(strategy, intent)
     if refused:
-        signal = _store_rejection(
-            strategy=strategy,
-            raw=raw,
-            headers=headers,
-            source_ip=source_ip,
-            reason=refused,
-            intent=intent,
-        )
-        return _reply(422, "rejected", refused, signal_id=signal.pk)
+        return rejected(422, refused, intent)
     return _accept(
         strategy=strategy,
         raw=raw,

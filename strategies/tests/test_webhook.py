@@ -321,8 +321,8 @@ bodies = st.one_of(
 def test_fuzzed_alerts_never_cause_a_server_error(client, strategy, settings, body, ctype):
     settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 0
     r = client.post(f"/webhooks/{strategy.webhook_token}/", data=body, content_type=ctype)
-    assert r.status_code in (200, 400), r.content
+    assert r.status_code in (200, 400, 422), r.content  # 422: a symbol no product answers to
     answer = r.json()
     assert answer["status"] in ("accepted", "duplicate", "rejected")
-    if r.status_code == 400:
-        assert answer["message"]
+    if r.status_code != 200:
+        assert answer["status"] == "rejected" and answer["message"]
