@@ -35,6 +35,13 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
+def start_of_a_clock_minute(needed_seconds: float = 10.0) -> None:
+    """Wait, if need be, so that the next ``needed_seconds`` fall in one clock minute (the
+    window the webhook's rate limit counts in)."""
+    if time.time() % 60 > 60 - needed_seconds:
+        time.sleep(60 - time.time() % 60 + 0.1)
+
+
 def test_database_url() -> str:
     """The URL of the database the test run uses, for child processes to share it."""
     s = connection.settings_dict

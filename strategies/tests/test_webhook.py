@@ -1,7 +1,6 @@
 """The TradingView webhook over real HTTP: parsing, dedupe, auth, limits, and no 500s."""
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,6 +9,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from justtrades.testing.fixtures import start_of_a_clock_minute
 from recorder.models import StrategyLog
 from strategies.models import Signal
 from strategies.tests.alert_corpus import CORPUS
@@ -171,9 +171,7 @@ def test_the_passphrase_is_required_and_checked(asgi_server, alice):
 def test_the_rate_limit_is_per_strategy(asgi_server, alice, settings):
     settings.WEBHOOK_RATE_LIMIT_PER_MINUTE = 3
     busy, quiet = StrategyFactory(user=alice), StrategyFactory(user=alice)
-    # The limit counts per clock minute: all of these alerts must fall in one.
-    if time.time() % 60 > 50:
-        time.sleep(60 - time.time() % 60 + 0.1)
+    start_of_a_clock_minute()  # the limit counts per clock minute: these alerts fall in one
     codes = [
         requests.post(hook(asgi_server, busy), data=f"buy {i + 1}", timeout=5).status_code
         for i in range(5)
