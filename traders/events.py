@@ -15,7 +15,7 @@ from justtrades.realtime import emit
 from justtrades.timeline import Event, timeline_write
 from recorder.models import StrategyLog
 from traders import pnl, risk
-from traders.models import Fill, Order, Position, Trader
+from traders.models import Fill, Order, Position, S, Trader
 
 Kind = StrategyLog.Kind
 
@@ -181,14 +181,14 @@ def account_line(
 
 
 STATUS_WORDS = {
-    "PendingNew": "accepted by the broker",
-    "Working": "working at the broker",
-    "Filled": "filled",
-    "Completed": "done",
-    "Canceled": "cancelled",
-    "Rejected": "rejected",
-    "Expired": "expired",
-    "Unknown": "sent, outcome not known yet",
+    S.PENDING_NEW: "accepted by the broker",
+    S.WORKING: "working at the broker",
+    S.FILLED: "filled",
+    S.COMPLETED: "done",
+    S.CANCELED: "cancelled",
+    S.REJECTED: "rejected",
+    S.EXPIRED: "expired",
+    S.UNKNOWN: "sent, outcome not known yet",
 }
 
 
