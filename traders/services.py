@@ -173,17 +173,18 @@ def _holding(trader: Trader, root: str | None = None) -> list[str]:
 KEEP, FLATTEN = "keep", "flatten"
 IF_HOLDING_CHOICES = (KEEP, FLATTEN)
 SWITCH_OFF_CHOICES = (
-    "say what switching off does to it: keep it (if_holding=keep: entries stop; exits, "
+    "flatten it first, or say what switching off does to it: keep it (if_holding=keep: entries stop; exits, "
     "auto-flatten and daily limits still run) or close it (if_holding=flatten)"
 )
 
 
-def _refuse_while_holding(trader: Trader, what: str, **extra: str) -> None:
+def _refuse_while_holding(trader: Trader, remedy: str, **extra: str) -> None:
+    """A 409 naming what the trader's account holds in its product, and what to do about it."""
     holding = _holding(trader)
     if holding:
         raise ApplicationError(
             f"{trader.strategy.name} on {trader.broker_account.name} holds "
-            f"{'; '.join(holding)}: flatten it first, or {what}.",
+            f"{'; '.join(holding)}: {remedy}.",
             status_code=409,
             extra={"code": "holds_position", "holding": holding, **extra},
         )
@@ -219,13 +220,13 @@ def trader_update(
         if strategy.user_id != trader.user_id:
             raise ApplicationError("Strategy not found.", status_code=404)
         if trader_root(strategy) != trader_root(trader):
-            _refuse_while_holding(trader, "change its strategy with flatten=true")
+            _refuse_while_holding(trader, "flatten it first, then change its strategy")
         trader.strategy = strategy
         changed.append("strategy")
     if broker_account is not None and broker_account.pk != trader.broker_account_id:
         if broker_account.connection.user_id != trader.user_id:
             raise ApplicationError("Broker account not found.", status_code=404)
-        _refuse_while_holding(trader, "move it with flatten=true")
+        _refuse_while_holding(trader, "flatten it first, then move it")
         trader.broker_account = broker_account
         changed.append("broker_account")
     if trader.enabled and fields.get("enabled") is False:
@@ -267,7 +268,7 @@ def trader_delete(*, trader: Trader, flatten: bool = False) -> None:
     if flatten:
         trader_flatten(trader=trader, reason="trader deleted")
     else:
-        _refuse_while_holding(trader, "delete it with flatten=true")
+        _refuse_while_holding(trader, "flatten it first, or delete it with flatten=true")
     _stop_entries(trader, "the trader was deleted")
     user_id, pk = trader.user_id, trader.pk
     trader.delete()
@@ -279,7 +280,7 @@ def strategy_traders_release(
     strategy,
     flatten: bool = False,
     reason: str = "strategy deleted",
-    what: str = "delete it with flatten=true",
+    remedy: str = "flatten first, or delete it with flatten=true",
     **extra: str,
 ) -> list[Execution]:
     """Before a strategy goes (or is switched off): every trader of it that holds a position or
@@ -296,7 +297,7 @@ def strategy_traders_release(
         ]
         if held:
             raise ApplicationError(
-                f"{strategy.name} still holds {' | '.join(held)}: flatten first, or {what}.",
+                f"{strategy.name} still holds {' | '.join(held)}: {remedy}.",
                 status_code=409,
                 extra={"code": "holds_position", "holding": held, **extra},
             )
@@ -320,7 +321,7 @@ def strategy_switch_off(*, strategy, if_holding: str | None = None) -> list[Exec
         strategy=strategy,
         flatten=if_holding == FLATTEN,
         reason="strategy switched off",
-        what=SWITCH_OFF_CHOICES,
+        remedy=SWITCH_OFF_CHOICES,
         choice="if_holding",
     )
 
