@@ -44,6 +44,12 @@ def live(sim, account):
     m.close()
 
 
+def with_brackets(strategy) -> None:
+    """Give the strategy a 40-point take-profit and stop-loss around every entry."""
+    strategy.take_profit, strategy.stop_loss = D(40), D(40)
+    strategy.save()
+
+
 def decide_once(strategy, body: str) -> Signal:
     """Decide an alert and give each of its executions one run (a deferred one stays so)."""
     signal = make_signal(strategy, body)
@@ -66,8 +72,7 @@ def decide_at(strategy, body: str, when: datetime) -> Signal:
 
 
 def test_an_exit_on_roll_day_closes_the_old_month_and_its_brackets(sim, trader, account, strategy):
-    strategy.take_profit, strategy.stop_loss = D(40), D(40)
-    strategy.save()
+    with_brackets(strategy)
     decide(strategy, "buy")
     assert held(sim, account) == {front(): 1} and len(working(sim, account)) == 2
     signal = decide_at(strategy, '{"action": "exit", "id": "on-roll-day"}', ROLL_DAY)
@@ -131,8 +136,7 @@ def test_a_stop_cancelled_at_the_broker_is_put_back_at_its_level(
 def test_an_adopted_orders_brackets_are_found_and_cancelled_by_the_next_exit(
     sim, trader, account, strategy, live
 ):
-    strategy.take_profit, strategy.stop_loss = D(40), D(40)
-    strategy.save()
+    with_brackets(strategy)
     sim.fault("lost_answer", path="orderStrategy/startOrderStrategy", delay=6)
     signal = decide(strategy, "buy")
     entry = Order.objects.get(signal=signal, role="entry")
@@ -207,8 +211,7 @@ def test_an_exit_alert_closes_a_switched_off_traders_position(sim, trader, accou
 def test_switching_off_a_trader_that_holds_asks_first_then_keeps_or_flattens(
     sim, trader, account, strategy, api_client_for, alice
 ):
-    strategy.take_profit, strategy.stop_loss = D(40), D(40)
-    strategy.save()
+    with_brackets(strategy)
     decide(strategy, "buy")
     api = api_client_for(alice)
     toggle = f"/api/traders/{trader.pk}/toggle/"
@@ -291,8 +294,7 @@ def test_deleting_a_trader_that_holds_a_position_is_refused_until_flattened(
 def test_deleting_a_strategy_whose_trader_holds_is_refused_until_flattened(
     sim, trader, account, strategy, api_client_for, alice
 ):
-    strategy.take_profit, strategy.stop_loss = D(40), D(40)
-    strategy.save()
+    with_brackets(strategy)
     decide(strategy, "buy")
     api = api_client_for(alice)
     refused = api.delete(f"/api/strategies/{strategy.pk}/")
