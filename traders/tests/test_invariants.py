@@ -125,6 +125,70 @@ def test_a_target_alert_converges_on_the_tradingview_position(sim, alice, hook):
     assert held(sim, account) == {}
 
 
+def test_a_target_alert_obeys_the_direction_the_max_position_and_the_max_contracts(
+    sim, alice, hook
+):
+    capped, trader, capped_account = make(alice, sim, sizing="signal")
+    Trader.objects.filter(pk=trader.pk).update(multiplier=2, max_contracts=3)
+    alert(hook, capped, '{"action": "sell", "market_position": "short", "position_size": 2}')
+    assert held(sim, capped_account) == {front(): -3}  # -2 × 2, capped at 3, same sign
+    long_only, _, long_account = make(alice, sim, sizing="signal", direction="long")
+    alert(hook, long_only, '{"action": "buy", "market_position": "long", "position_size": 2}')
+    alert(hook, long_only, '{"action": "sell", "market_position": "short", "position_size": 2}')
+    assert held(sim, long_account) == {}
+    at_most_two, _, small_account = make(alice, sim, sizing="signal", max_position=2)
+    alert(hook, at_most_two, '{"action": "buy", "market_position": "long", "position_size": 5}')
+    assert held(sim, small_account) == {front(): 2}
+
+
+def test_add_follows_the_open_position_and_from_flat_opens_nothing(sim, alice, hook):
+    strategy, _, account = make(alice, sim, sizing="signal")
+    alert(hook, strategy, '{"action": "add", "quantity": 1, "id": "add-flat"}')
+    assert held(sim, account) == {} and sim.fills(account.external_id) == []
+    alert(hook, strategy, "sell 1")
+    alert(hook, strategy, '{"action": "add", "quantity": 2, "id": "add-short"}')
+    assert held(sim, account) == {front(): -3}
+    assert set(sides_of(sim, account)) == {"Sell"}
+
+
+def test_reverse_flips_the_position_and_a_long_only_strategy_only_closes(sim, alice, hook):
+    both, _, account = make(alice, sim, sizing="signal")
+    alert(hook, both, '{"action": "reverse", "id": "reverse-flat"}')
+    assert held(sim, account) == {}
+    alert(hook, both, "buy 2")
+    alert(hook, both, '{"action": "reverse", "id": "reverse-1"}')
+    assert held(sim, account) == {front(): -2}
+    alert(hook, both, '{"command": "REVERSE", "id": "reverse-2"}')
+    assert held(sim, account) == {front(): 2}
+    long_only, _, long_account = make(alice, sim, sizing="signal", direction="long")
+    alert(hook, long_only, "buy 2")
+    alert(hook, long_only, '{"action": "reverse", "id": "reverse-long-only"}')
+    assert held(sim, long_account) == {}
+
+
+def test_a_flat_sentiment_closes_and_never_opens(sim, alice, hook):
+    strategy, _, account = make(alice, sim)
+    alert(hook, strategy, '{"action": "sell", "sentiment": "flat"}')
+    assert held(sim, account) == {} and sim.fills(account.external_id) == []
+    alert(hook, strategy, "sell 1")
+    alert(hook, strategy, '{"action": "buy", "sentiment": "flat"}')
+    assert held(sim, account) == {}
+    assert sides_of(sim, account) == ["Sell", "Buy"]
+
+
+# --- 6. around the fill ---------------------------------------------------------------------------
+
+
+def test_a_short_entry_has_its_target_below_and_its_stop_above_the_fill(sim, alice, hook):
+    strategy, _, account = make(alice, sim, take_profit=40, stop_loss=10, stop_loss_unit="points")
+    alert(hook, strategy, '{"action": "sell", "price": 21000}')
+    fill = sim.fills(account.external_id)[-1]["price"]
+    exits = {o["type"]: o for o in working(sim, account)}
+    assert {o["action"] for o in exits.values()} == {"Buy"}
+    assert exits["Limit"]["price"] == fill - 10  # 40 ticks of 0.25
+    assert exits["Stop"]["stop_price"] == fill + 10
+
+
 # --- 3. flat means flat ---------------------------------------------------------------------------
 
 
