@@ -29,6 +29,10 @@ Fills as an exchange gives them (the paper broker's rules, ``accounts.brokers.si
   the gap price when it gaps.
 - Market orders (signals) fill at the touch plus the slippage (the caller's price, see
   :func:`market_fill`).
+- Limit and stop entries work until the market reaches them (:class:`WorkingEntry`): a limit
+  marketable on arrival takes the touch (never beyond its limit), a resting one fills at its
+  limit; a stop fills at the first price at or through it; a stop already reached on arrival
+  is refused, as the broker refuses it.
 - With ``partial_fills`` on, a book shows ``size`` contracts per price: a resting target gets
   at most the size at its price per quote (shared by the lots resting there) and works on; a
   stop or a market order walks one tick per ``size`` contracts.
@@ -283,6 +287,86 @@ class Lot:
 
 
 @dataclass
+class WorkingEntry:
+    """A limit or stop entry that works until the market reaches it, as at the paper broker:
+    its signed size, its levels and the exits its fill will get."""
+
+    quantity: int  # signed: positive buys
+    order_type: str  # "limit" | "stop" | "stop_limit"
+    placed_at: datetime
+    limit: Decimal | None = None
+    stop: Decimal | None = None
+    exits: ExitRules = field(default_factory=ExitRules)
+    signal_id: int | None = None
+    triggered: bool = False  # a stop limit whose stop was reached works on as a limit
+
+    @property
+    def buy(self) -> bool:
+        return self.quantity > 0
+
+    def describe(self) -> str:
+        """ "buy limit 1 @ 20900.00", "sell stop 2 @ 20950.00", "buy stop limit 1 @ 21010 / 21012"."""
+        levels = " / ".join(str(v) for v in (self.stop, self.limit) if v is not None)
+        kind = self.order_type.replace("_", " ")
+        return f"{'buy' if self.buy else 'sell'} {kind} {abs(self.quantity)} @ {levels}"
+
+    def stop_reached(self, quote: Quote) -> bool:
+        if self.stop is None or self.order_type == "limit" or self.triggered:
+            return False
+        touch = quote.price_to_open(self.buy, Basis.BID_ASK)
+        return touch is not None and (touch >= self.stop if self.buy else touch <= self.stop)
+
+    def execution_price(self, quote: Quote, *, arriving: bool) -> Decimal | None:
+        """The price the entry fills at against ``quote``, or None while it works. Limit:
+        marketable on arrival → the touch (never beyond the limit); resting and reached → its
+        limit, never better, even through a gap. Stop: reached → the touch, the first price at
+        or through it (the gap price); a stop limit reached becomes a limit just arrived."""
+        touch = quote.price_to_open(self.buy, Basis.BID_ASK)
+        if touch is None:
+            return None
+        if self.order_type == "limit" or self.triggered:
+            reached = touch <= self.limit if self.buy else touch >= self.limit
+            if not reached:
+                return None
+            return touch if arriving else self.limit
+        if not self.stop_reached(quote):
+            return None
+        if self.order_type == "stop":
+            return touch
+        self.triggered = True
+        return self.execution_price(quote, arriving=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "order_type": self.order_type,
+            "placed_at": self.placed_at.isoformat(),
+            "limit": None if self.limit is None else str(self.limit),
+            "stop": None if self.stop is None else str(self.stop),
+            "exits": self.exits.to_json(),
+            "signal_id": self.signal_id,
+            "triggered": self.triggered,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkingEntry:
+        def dec(key):
+            v = data.get(key)
+            return None if v in (None, "") else D(v)
+
+        return cls(
+            quantity=int(data["quantity"]),
+            order_type=data["order_type"],
+            placed_at=datetime.fromisoformat(data["placed_at"]),
+            limit=dec("limit"),
+            stop=dec("stop"),
+            exits=ExitRules.from_json(data.get("exits")),
+            signal_id=data.get("signal_id"),
+            triggered=bool(data.get("triggered")),
+        )
+
+
+@dataclass
 class _Closing:
     """What one close takes from the lots, summed into one trade."""
 
@@ -307,6 +391,7 @@ class Position:
     partial_fills: bool = False  # resting exits get at most the book's size per quote
     net_pos: int = 0
     lots: list[Lot] = field(default_factory=list)  # oldest first
+    working: list[WorkingEntry] = field(default_factory=list)  # limit / stop entries, oldest first
     last_price: Decimal | None = None
     last_quote_at: datetime | None = None
 
@@ -330,6 +415,12 @@ class Position:
     @property
     def direction(self) -> int:
         return (self.net_pos > 0) - (self.net_pos < 0)
+
+    @property
+    def working_quantity(self) -> int:
+        """Contracts (signed) of the entries still working: the position once they fill is
+        ``net_pos + working_quantity``."""
+        return sum(entry.quantity for entry in self.working)
 
     @property
     def cost(self) -> Decimal:
@@ -487,11 +578,60 @@ class Position:
         pieces = [(abs(int(q)), D(p)) for q, p in lots] if lots else [(abs(self.net_pos), D(price))]
         return self._close_fifo(pieces, at, reason)
 
+    def place_entry(self, entry: WorkingEntry, quote: Quote) -> tuple[Result, str]:
+        """A limit or stop entry arrives at the market ``quote``: filled at once when the
+        market is already there (a marketable limit), refused when it is a stop the market has
+        already reached (the broker refuses a stop on the wrong side), else it works. Returns
+        (what filled, why it was refused or "")."""
+        if entry.stop_reached(quote):
+            touch = quote.price_to_open(entry.buy, Basis.BID_ASK)
+            side = "above" if entry.buy else "below"
+            return Result(), (
+                f"{entry.describe()} refused: the market ({touch}) has already reached the "
+                f"stop; a {'buy' if entry.buy else 'sell'} stop must be {side} the market"
+            )
+        if entry.order_type == "limit":
+            px = entry.execution_price(quote, arriving=True)
+            if px is not None:
+                return self._fill_entry(entry, px, quote.at), ""
+        self.working.append(entry)
+        return Result(), ""
+
+    def cancel_working(self) -> list[WorkingEntry]:
+        """Cancel every working entry (an exit, a flatten, a reversal, a cancel)."""
+        cancelled, self.working = self.working, []
+        return cancelled
+
     def on_quote(self, quote: Quote) -> Result:
-        """Apply a market quote: excursions and trailing stops, then each lot's exits, oldest
-        lot first. Stops first: if one quote could touch both sides, the worse happened."""
+        """Apply a market quote: working entries the market reached fill first; then
+        excursions and trailing stops, then each lot's exits, oldest lot first. Stops first: if
+        one quote could touch both sides, the worse happened."""
+        result = self._fill_working(quote)
         if self.net_pos == 0:
-            return Result()
+            return result
+        return result.extend(self._exits_on_quote(quote))
+
+    def _fill_working(self, quote: Quote) -> Result:
+        result = Result()
+        for entry in list(self.working):
+            if quote.at < entry.placed_at:
+                continue  # a quote from before the order says nothing about it
+            px = entry.execution_price(quote, arriving=False)
+            if px is None:
+                continue
+            self.working.remove(entry)
+            result.extend(self._fill_entry(entry, px, quote.at))
+        return result
+
+    def _fill_entry(self, entry: WorkingEntry, price: Decimal, at: datetime) -> Result:
+        """Fill a working entry: its own exits around its own fill."""
+        kept, self.exits = self.exits, entry.exits
+        try:
+            return self.fill(quantity=entry.quantity, price=price, at=at)
+        finally:
+            self.exits = kept
+
+    def _exits_on_quote(self, quote: Quote) -> Result:
         long = self.is_long
         px = quote.price_to_close(long, self.basis)
         if px is None:
@@ -674,6 +814,7 @@ class Position:
 
         return {
             "lots": [lot.to_json() for lot in self.lots],
+            **({"working": [entry.to_json() for entry in self.working]} if self.working else {}),
             "cost": str(self.cost),
             "mae": str(self.mae),
             "mfe": str(self.mfe),
@@ -725,6 +866,7 @@ class Position:
             basis=state.get("basis") or Basis.TRADE,
             net_pos=net_pos,
             lots=lots,
+            working=[WorkingEntry.from_json(data) for data in state.get("working") or []],
             last_price=dec("last_price"),
             last_quote_at=datetime.fromisoformat(last_quote_at) if last_quote_at else None,
         )

@@ -74,8 +74,16 @@ class Recorder(models.Model):
         return f"Recorder of {self.strategy}"
 
 
+class RecordedPositionQuerySet(models.QuerySet):
+    def in_the_market(self):
+        """Positions the market can still move: open ones, and flat ones with a limit or stop
+        entry working (``state["working"]``, written only while one works)."""
+        return self.filter(~models.Q(net_pos=0) | models.Q(state__has_key="working"))
+
+
 class RecordedPosition(models.Model):
-    """A paper position currently open (or just closed) for a recorder."""
+    """A paper position currently open (or just closed) for a recorder, with the limit and stop
+    entries still working on it."""
 
     recorder = models.ForeignKey(Recorder, on_delete=models.CASCADE, related_name="positions")
     symbol = models.CharField(max_length=40)
@@ -86,6 +94,8 @@ class RecordedPosition(models.Model):
     last_price = models.DecimalField(max_digits=16, decimal_places=6, null=True, blank=True)
     open_pnl = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RecordedPositionQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

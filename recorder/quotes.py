@@ -74,7 +74,7 @@ class QuoteRunner:
         wanted: dict[str, _Wanted] = {}
         rows = (
             RecordedPosition.objects.filter(recorder__running=True)
-            .exclude(net_pos=0)
+            .in_the_market()
             .select_related("recorder__broker_account__connection")
         )
         by_recorder: dict[int, BrokerConnection | None] = {}
@@ -282,7 +282,7 @@ def relay_sources() -> list[tuple[BrokerConnection, set[str]]]:
             symbols.update(account_products(account))
         symbols.update(
             RecordedPosition.objects.filter(recorder__user_id=user_id, recorder__running=True)
-            .exclude(net_pos=0)
+            .in_the_market()
             .values_list("symbol", flat=True)
         )
         if symbols:

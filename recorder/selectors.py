@@ -12,6 +12,7 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from recorder.ledger import WorkingEntry
 from recorder.models import RecordedPosition, RecordedTrade, Recorder, StrategyLog
 
 # Points in a recorder's equity sparkline (its most recent trades).
@@ -36,6 +37,16 @@ def recorded_open_pnl(position: RecordedPosition) -> Decimal | None:
     if position.last_price is None:
         return None
     return Decimal(position.open_pnl).quantize(CENT)
+
+
+def recorder_working_entries(recorder: Recorder) -> list[str]:
+    """The recorder's limit and stop entries still working, as its page lists them:
+    "MNQZ6: buy limit 1 @ 20990.00"."""
+    return [
+        f"{row.symbol}: {WorkingEntry.from_json(data).describe()}"
+        for row in recorder.positions.in_the_market().order_by("symbol")
+        for data in (row.state or {}).get("working", [])
+    ]
 
 
 def recorder_list(*, user) -> QuerySet[Recorder]:

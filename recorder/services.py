@@ -43,6 +43,7 @@ from recorder.ledger import (
     Quote,
     Reason,
     Result,
+    WorkingEntry,
     market_fill,
 )
 from recorder.marketdata import current_quote
@@ -609,13 +610,18 @@ def recorder_record_signal(*, signal, recorder: Recorder | None = None) -> None:
     row = _position_row(recorder, contract.name)
     if signal.pk in (row.state or {}).get("signals", []):
         return
-    change = _recorded_target(signal, row.net_pos) - row.net_pos
-    if change == 0:
+    resting = _resting_entry_type(recorder, intent)
+    plan = _record_plan(signal, _load(row, recorder, instrument), resting, intent.cancel_orders)
+    if plan.nothing:
         return
+    pieces, at, how, market, arrival = None, timezone.now(), "", None, None
     try:
-        pieces, at, how, market = _fill_price(
-            recorder, signal=signal, intent=intent, instrument=instrument, quantity=change
-        )
+        if plan.market:
+            pieces, at, how, market = _fill_price(
+                recorder, signal=signal, intent=intent, instrument=instrument, quantity=plan.market
+            )
+        if resting:
+            arrival = market or current_quote(recorder, instrument.symbol)
     except BrokerError as exc:
         _record_error(
             recorder,
@@ -629,36 +635,144 @@ def recorder_record_signal(*, signal, recorder: Recorder | None = None) -> None:
         if signal.pk in (row.state or {}).get("signals", []):
             return
         position = _load(row, recorder, instrument)
-        moved = Result()
-        if market is not None and position.net_pos:
+        result = Result()
+        if market is not None and (position.net_pos or position.working):
             # The alert moved the paper market before the orders went: what rests there (a
-            # target, a stop) matched that move first, as at the paper broker.
-            moved = position.on_quote(market)
-        target = _recorded_target(signal, position.net_pos)
-        if target != 0:
+            # target, a stop, a working entry) matched that move first, as at the paper broker.
+            result.extend(position.on_quote(market))
+        planned, plan = plan, _record_plan(signal, position, resting, intent.cancel_orders)
+        cancelled = position.cancel_working() if plan.cancel else []
+        if plan.target != 0:
             position.exits = exit_rules_for(strategy, intent)
-        reason = (
-            Reason.SESSION_END if getattr(signal, "origin", "") == "auto_flatten" else Reason.SIGNAL
-        )
-        now_change = target - position.net_pos
-        if now_change != change:  # an exit fired between the price and the fill
-            pieces = market_fill(
-                quantity=now_change,
-                touch=pieces[0][1],
-                instrument=instrument,
-            )
-        result = Result().extend(moved)
-        if pieces:
+        if plan.market:
+            if pieces is None or plan.market != planned.market:
+                # An exit fired between the price and the fill: the rest at the same touch.
+                touch = pieces[0][1] if pieces else _touch(recorder, instrument, plan.market)
+                pieces = market_fill(quantity=plan.market, touch=touch, instrument=instrument)
             result.extend(
-                position.set_target(target=target, price=None, at=at, reason=reason, lots=pieces)
+                position.fill(
+                    quantity=plan.market, at=at, reason=_signal_reason(signal), lots=pieces
+                )
             )
+        refusal, placed = "", None
+        if plan.entry and arrival is not None:
+            placed = _working_entry(intent, resting, plan.entry, arrival, position, signal)
+            filled, refusal = position.place_entry(placed, arrival)
+            result.extend(filled)
+            if filled.changed:
+                how, placed = "limit marketable on arrival: the touch", None
+            elif refusal:
+                placed = None
         _save(row, position, signal_id=signal.pk)
         stored = _store_trades(recorder, result.trades, signal=signal)
+        _log_working(recorder, signal, cancelled=cancelled, placed=placed, refusal=refusal)
         _log_result(recorder, result, stored, signal=signal, how=how)
         if recorder.last_error:
             Recorder.objects.filter(pk=recorder.pk).update(last_error="")
             recorder.last_error = ""
         _publish_position(row, recorder, trades=bool(stored))
+
+
+RESTING_ENTRY_TYPES = ("limit", "stop", "stop_limit")
+
+
+def _resting_entry_type(recorder: Recorder, intent: Intent) -> str:
+    """The type of an entry that works until the market reaches it ("" for a market entry);
+    in the alert-price mode every fill is at the alert's price, limit and stop included."""
+    if recorder.fill_mode == Recorder.FillMode.ALERT_PRICE:
+        return ""
+    return intent.order_type if intent.order_type in RESTING_ENTRY_TYPES else ""
+
+
+@dataclass(frozen=True)
+class _RecordPlan:
+    """What a signal does to one recorded position: the target, whether the working entries
+    are cancelled, the contracts filled at the market now and those of a new working entry."""
+
+    target: int
+    cancel: bool
+    market: int
+    entry: int
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.cancel or self.market or self.entry)
+
+
+def _record_plan(signal, position: Position, resting: str, cancel_orders: bool) -> _RecordPlan:
+    """As the broker does it: working entries count in what is held; an exit, a flatten, a
+    reversal or a cancel cancels them (a liquidation cancels the contract's working orders);
+    a limit or stop entry's opening contracts work, a reversal's closing part fills at once."""
+    held = position.net_pos + position.working_quantity
+    target = _recorded_target(signal, held)
+    cancel = bool(position.working) and (
+        cancel_orders or target == 0 or _sign(target) != _sign(held)
+    )
+    if cancel:
+        held = position.net_pos
+    opening = bool(resting) and target != 0 and (target - held) * _sign(target) > 0
+    if not opening:
+        return _RecordPlan(target, cancel, target - held, 0)
+    net = position.net_pos
+    closing = -net if net and _sign(net) != _sign(target) else 0
+    return _RecordPlan(target, cancel, closing, target - held - closing)
+
+
+def _sign(value: int) -> int:
+    return (value > 0) - (value < 0)
+
+
+def _signal_reason(signal) -> str:
+    return Reason.SESSION_END if getattr(signal, "origin", "") == "auto_flatten" else Reason.SIGNAL
+
+
+def _touch(recorder: Recorder, instrument: Instrument, quantity: int) -> Decimal:
+    """The price a market order of ``quantity`` would meet now (a rare re-read under the lock:
+    the position changed between the unlocked plan and the fill)."""
+    price = current_quote(recorder, instrument.symbol).price_to_open(quantity > 0, _basis(recorder))
+    if price is None:
+        raise BrokerError(f"The quote of {instrument.symbol} has no price yet.")
+    return price
+
+
+def _working_entry(intent, resting: str, quantity: int, arrival: Quote, position, signal):
+    rnd = position.instrument.round_to_tick
+    return WorkingEntry(
+        quantity=quantity,
+        order_type=resting,
+        placed_at=arrival.at,
+        limit=None if intent.limit_price is None else rnd(Decimal(intent.limit_price)),
+        stop=None if intent.stop_price is None else rnd(Decimal(intent.stop_price)),
+        exits=position.exits,
+        signal_id=signal.pk,
+    )
+
+
+def _log_working(recorder: Recorder, signal, *, cancelled, placed, refusal: str) -> None:
+    """The working entries a signal cancelled, placed or had refused, on the strategy's log."""
+    lines = [
+        (StrategyLog.Kind.ORDER, f"Recorded: working {e.describe()} cancelled.", "cancelled")
+        for e in cancelled
+    ]
+    if placed is not None:
+        lines.append(
+            (
+                StrategyLog.Kind.ORDER,
+                f"Recorded: {placed.describe()} working; it fills when the market reaches it.",
+                "working",
+            )
+        )
+    if refusal:
+        lines.append((StrategyLog.Kind.FILTERED, f"Recorded: {refusal}.", "refused"))
+    for kind, message, state in lines:
+        timeline_write(
+            user=recorder.user_id,
+            strategy=recorder.strategy_id,
+            signal=signal,
+            kind=kind,
+            message=message,
+            data={"recorder_id": recorder.pk, "working_entry": state},
+        )
 
 
 def _recorded_target(signal, recorded: int) -> int:
@@ -689,7 +803,7 @@ def _paper_market_closed(recorder: Recorder, root: str) -> str:
 
 def _roll_old_months(recorder: Recorder, contract, signal) -> None:
     """Positions of the same product in other contract months close at their last price."""
-    for row in recorder.positions.exclude(net_pos=0).exclude(symbol=contract.name):
+    for row in recorder.positions.in_the_market().exclude(symbol=contract.name):
         if _root_of(row.symbol) != contract.root:
             continue
         recorder_flatten_row(recorder=recorder, row=row, reason=Reason.SIGNAL, signal=signal)
@@ -726,7 +840,7 @@ def recorder_apply_quote(
     stored_all: list[RecordedTrade] = []
     rows = (
         RecordedPosition.objects.filter(symbol=symbol, recorder__running=True)
-        .exclude(net_pos=0)
+        .in_the_market()
         .select_related("recorder")
     )
     if recorder_ids is not None:
@@ -745,7 +859,7 @@ def recorder_apply_quote(
                 RecordedPosition.objects.select_for_update()
                 .select_related("recorder")
                 .filter(pk=row.pk, recorder__running=True)
-                .exclude(net_pos=0)
+                .in_the_market()
                 .first()
             )
             if locked is None:
@@ -770,7 +884,9 @@ def _strategy_follows_exit(row: RecordedPosition) -> None:
         return
     signals = (row.state or {}).get("signals") or [None]
     held = sum(
-        r.net_pos for r in row.recorder.positions.exclude(net_pos=0) if _root_of(r.symbol) == root
+        r.net_pos + _load(r, row.recorder).working_quantity
+        for r in row.recorder.positions.in_the_market()
+        if _root_of(r.symbol) == root
     )
     strategy_position_after_exit(
         strategy_id=row.recorder.strategy_id, root=root, last_signal_id=signals[-1], net_pos=held
@@ -787,7 +903,7 @@ def recorder_flatten(
     """Close every open paper position of ``recorder`` at the market (the current quote, or
     the last price seen when no quote can be had)."""
     stored_all: list[RecordedTrade] = []
-    for row in recorder.positions.exclude(net_pos=0):
+    for row in recorder.positions.in_the_market():
         stored_all.extend(
             recorder_flatten_row(
                 recorder=recorder,
@@ -810,7 +926,11 @@ def recorder_flatten_row(
     signal=None,
 ) -> list[RecordedTrade]:
     """Close one paper position at the market (the quote, else its last price); in the paper
-    market mode as a market order there (the touch plus the paper slippage)."""
+    market mode as a market order there (the touch plus the paper slippage). Its working
+    entries are cancelled first, as a liquidation cancels them."""
+    if row.net_pos == 0:
+        _cancel_working_entries(recorder, row, signal=signal)
+        return []
     size = 0
     quoted = False
     if price is None:
@@ -827,9 +947,12 @@ def recorder_flatten_row(
         return []
     with transaction.atomic():
         locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
-        if locked.net_pos == 0:
-            return []
         position = _load(locked, recorder)
+        cancelled = position.cancel_working()
+        _log_working(recorder, signal, cancelled=cancelled, placed=None, refusal="")
+        if locked.net_pos == 0:
+            _save(locked, position)
+            return []
         slippage, partial = _paper_rules(recorder)
         pieces = market_fill(
             quantity=-locked.net_pos,
@@ -844,6 +967,17 @@ def recorder_flatten_row(
         _log_result(recorder, result, stored, signal=signal)
         _publish_position(locked, recorder, trades=bool(stored))
     return stored
+
+
+def _cancel_working_entries(recorder: Recorder, row: RecordedPosition, *, signal=None) -> None:
+    with transaction.atomic():
+        locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
+        position = _load(locked, recorder)
+        cancelled = position.cancel_working()
+        if cancelled:
+            _save(locked, position)
+            _log_working(recorder, signal, cancelled=cancelled, placed=None, refusal="")
+            _publish_position(locked, recorder, trades=False)
 
 
 # --- the demo-account source -------------------------------------------------------------------

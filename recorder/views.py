@@ -68,6 +68,7 @@ def recorder_detail_view(request, recorder_id: int):
             "row": _row(recorder, stats.get(recorder.pk, {})),
             "recorder": recorder,
             "trades": trades,
+            "working": selectors.recorder_working_entries(recorder),
             "log": log,
             "accounts": accounts,
             "sources": Recorder.Source.choices,

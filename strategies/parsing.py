@@ -134,6 +134,7 @@ class Intent:
     order_type: str = "market"
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
+    price_is_level: bool = False  # `price` was the limit or stop level, not the chart's price
     take_profit: ExitSpec | None = None
     stop_loss: ExitSpec | None = None
     trailing_stop: ExitSpec | None = None
@@ -142,6 +143,12 @@ class Intent:
     time: datetime | None = None
     source: str = "json"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chart_price(self) -> Decimal | None:
+        """The price the alert read off the chart (``{{close}}``): None when its only price is
+        a limit or stop order's level, which says nothing of where the market is."""
+        return None if self.price_is_level else self.price
 
     @property
     def is_exit(self) -> bool:
@@ -177,6 +184,7 @@ class Intent:
             order_type=data.get("order_type") or "market",
             limit_price=dec(data.get("limit_price")),
             stop_price=dec(data.get("stop_price")),
+            price_is_level=bool(data.get("price_is_level")),
             take_profit=ExitSpec.from_dict(data.get("take_profit")),
             stop_loss=ExitSpec.from_dict(data.get("stop_loss")),
             trailing_stop=ExitSpec.from_dict(data.get("trailing_stop")),
@@ -460,9 +468,11 @@ def _check_order_prices(intent_args: dict[str, Any]) -> None:
         if intent_args.get("price") is None:
             raise AlertError(f"a {order_type.replace('_', ' ')} order needs a price")
         intent_args["limit_price"] = intent_args["price"]
+        intent_args["price_is_level"] = True
     if order_type in ("stop", "stop_limit") and intent_args.get("stop_price") is None:
         if order_type == "stop" and intent_args.get("price") is not None:
             intent_args["stop_price"] = intent_args["price"]
+            intent_args["price_is_level"] = True
         else:
             raise AlertError(f"a {order_type.replace('_', ' ')} order needs a stop price")
 

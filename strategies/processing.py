@@ -210,7 +210,9 @@ def _decide(signal: Signal, strategy: Strategy, now: datetime) -> str:
 
     # The paper market follows the alert before any order of this signal is sent.
     paper_market_follow_alert(
-        user_id=strategy.user_id, contract_name=contract.name, price=signal.price
+        user_id=strategy.user_id,
+        contract_name=contract.name,
+        price=intent.chart_price,
     )
     position.net_pos = decision.target
     position.contract = contract.name

@@ -18,6 +18,7 @@ from recorder.ledger import (
     Position,
     Quote,
     Reason,
+    WorkingEntry,
 )
 from strategies.exits import Distance, ExitRules
 
@@ -474,3 +475,85 @@ def test_flat_position_ignores_quotes_and_zero_fills():
     assert not pos.fill(quantity=0, price=D("5000"), at=t(0)).changed
     with pytest.raises(ValueError):
         pos.fill(quantity=1, price=D("0"), at=t(0))
+
+
+# --- limit and stop entries ----------------------------------------------------------------------
+
+
+def book(seconds: int, bid: str, ask: str) -> Quote:
+    return Quote(at=t(seconds), bid=D(bid), ask=D(ask), last=D(bid))
+
+
+def entry(quantity: int, order_type: str, *, limit=None, stop=None, exits=None) -> WorkingEntry:
+    return WorkingEntry(
+        quantity=quantity,
+        order_type=order_type,
+        placed_at=t(0),
+        limit=None if limit is None else D(limit),
+        stop=None if stop is None else D(stop),
+        exits=exits or ExitRules(),
+    )
+
+
+def test_a_resting_buy_limit_fills_at_its_price_even_through_a_gap_mnq():
+    pos = Position(instrument=MNQ)
+    filled, refused = pos.place_entry(
+        entry(2, "limit", limit="20990.00"), book(0, "21000", "21000.25")
+    )
+    assert not filled.changed and not refused and pos.net_pos == 0 and pos.working_quantity == 2
+    assert not pos.on_quote(book(1, "20995", "20995.25")).changed  # not there yet
+    result = pos.on_quote(book(2, "20979.75", "20980"))  # gapped 10 points through it
+    assert [(a.kind, a.quantity, a.price) for a in result.actions] == [("entry", 2, D("20990"))]
+    assert pos.net_pos == 2 and pos.working == []
+
+
+def test_a_marketable_limit_takes_the_touch_never_beyond_its_limit_es():
+    pos = Position(instrument=ES)
+    filled, _ = pos.place_entry(entry(-1, "limit", limit="4990.00"), book(0, "5000.00", "5000.25"))
+    assert [(a.side, a.price) for a in filled.actions] == [("short", D("5000.00"))]  # the bid
+    assert pos.working == []
+
+
+def test_a_sell_stop_entry_fills_at_the_gap_price_cl():
+    pos = Position(instrument=CL)
+    pos.place_entry(entry(-1, "stop", stop="69.50"), book(0, "70.00", "70.01"))
+    assert pos.working_quantity == -1
+    result = pos.on_quote(book(1, "69.40", "69.41"))  # gapped 10 cents through the stop
+    assert [(a.side, a.price) for a in result.actions] == [("short", D("69.40"))]
+
+
+def test_a_stop_entry_the_market_already_reached_is_refused_gc():
+    pos = Position(instrument=GC)
+    filled, refused = pos.place_entry(entry(1, "stop", stop="2649.0"), book(0, "2650.0", "2650.1"))
+    assert not filled.changed and pos.working == [] and pos.net_pos == 0
+    assert "buy stop must be above the market" in refused
+
+
+def test_a_stop_limit_entry_becomes_a_limit_at_its_stop_es():
+    pos = Position(instrument=ES)
+    pos.place_entry(
+        entry(1, "stop_limit", stop="5010.00", limit="5011.00"), book(0, "5000", "5000.25")
+    )
+    assert not pos.on_quote(book(1, "5012.00", "5012.25")).changed  # stop hit, beyond the limit
+    assert pos.working[0].triggered
+    result = pos.on_quote(book(2, "5010.75", "5011.00"))
+    assert [(a.kind, a.price) for a in result.actions] == [("entry", D("5011.00"))]
+
+
+def test_a_working_entry_gets_its_own_exits_around_its_own_fill_mnq():
+    exits = ExitRules(take_profit=Distance(D(40), "ticks"), stop_loss=Distance(D(20), "ticks"))
+    pos = Position(instrument=MNQ)
+    pos.place_entry(entry(1, "limit", limit="20990.00", exits=exits), book(0, "21000", "21000.25"))
+    pos.on_quote(book(1, "20989.75", "20990.00"))
+    assert pos.levels()["target"] == D("21000.00") and pos.levels()["stop"] == D("20985.00")
+    [trade] = pos.on_quote(book(2, "21001.00", "21001.25")).trades
+    assert (trade.exit_price, trade.pnl) == (D("21000.00"), D("20.00"))  # 10 points × $2
+
+
+def test_working_entries_survive_a_save_and_a_cancel_clears_them():
+    pos = Position(instrument=MNQ)
+    pos.place_entry(entry(1, "stop", stop="21010.00"), book(0, "21000", "21000.25"))
+    again = Position.from_state(instrument=MNQ, net_pos=0, opened_at=None, state=pos.to_state())
+    assert again.working == pos.working
+    assert [e.describe() for e in again.cancel_working()] == ["buy stop 1 @ 21010.00"]
+    assert "working" not in again.to_state()

@@ -185,6 +185,90 @@ def test_with_partial_fills_paper_and_recorder_fill_in_the_same_lots(
     assert recorded_pnl(strategy) == realized(sim, account)
 
 
+def recorded_working(strategy) -> list[dict]:
+    from recorder.models import RecordedPosition
+
+    rows = RecordedPosition.objects.filter(recorder__strategy=strategy)
+    return [entry for row in rows for entry in (row.state or {}).get("working", [])]
+
+
+def test_limit_and_stop_entries_work_until_the_market_reaches_them_on_paper_and_in_the_record(
+    sim, paper, account, trader, strategy
+):
+    strategy.sizing = "signal"
+    strategy.save()
+    recorder_of(strategy)
+    mnq = front()
+    market_moves(sim, paper, mnq, "21000.00")
+    decide(
+        strategy,
+        '{"action": "buy", "quantity": 1, "order_type": "limit", "limit_price": '
+        '20990, "price": 21000}',
+    )
+    # A stop entry whose only price is its level: that price does not move the paper market.
+    decide(strategy, '{"action": "buy", "quantity": 1, "order_type": "stop", "price": 21020}')
+    assert sim.quote(mnq, user=paper.username)["entries"]["Trade"]["price"] == 21000
+    assert sorted(o["type"] for o in working(sim, account)) == ["Limit", "Stop"]
+    assert held(sim, account) == {} and paper_fills(sim, account) == []
+    assert sorted(e["order_type"] for e in recorded_working(strategy)) == ["limit", "stop"]
+    assert recorded_fills(strategy) == []
+
+    market_moves(sim, paper, mnq, "20985.00")  # through the limit: it fills at its price
+    market_moves(sim, paper, mnq, "21025.00")  # a gap through the stop: the gap price
+    assert paper_fills(sim, account) == [("Buy", 1, D("20990.00")), ("Buy", 1, D("21025.00"))]
+    assert recorded_fills(strategy) == paper_fills(sim, account)
+    assert working(sim, account) == [] and recorded_working(strategy) == []
+
+    decide(strategy, "exit @ 21025")
+    assert held(sim, account) == {}
+    assert recorded_fills(strategy) == paper_fills(sim, account)
+    assert recorded_pnl(strategy) == realized(sim, account) == D("70.00")  # (35 + 0) × $2
+
+
+def test_an_exit_cancels_a_working_entry_on_paper_and_in_the_record(
+    sim, client, alice, paper, account, trader, strategy
+):
+    strategy.sizing = "signal"
+    strategy.save()
+    recorder = recorder_of(strategy)
+    market_moves(sim, paper, front(), "21000.00")
+    decide(
+        strategy,
+        '{"action": "sell", "quantity": 2, "order_type": "limit", "limit_price": '
+        '21050, "price": 21000}',
+    )
+    assert [o["type"] for o in working(sim, account)] == ["Limit"]
+    assert [e["quantity"] for e in recorded_working(strategy)] == [-2]
+    client.force_login(alice)
+    page = client.get(f"/recorders/{recorder.pk}/").content.decode()
+    assert 'id="working"' in page and f"{front()}: sell limit 2 @ 21050.00" in page
+    decide(strategy, "exit")
+    market_moves(sim, paper, front(), "21060.00")  # where the limit was: nothing fills now
+    assert working(sim, account) == [] and recorded_working(strategy) == []
+    assert paper_fills(sim, account) == [] and recorded_fills(strategy) == []
+    cancelled = StrategyLog.objects.get(strategy=strategy, data__working_entry="cancelled")
+    assert "sell limit 2 @ 21050.00 cancelled" in cancelled.message
+    assert 'id="working"' not in client.get(f"/recorders/{recorder.pk}/").content.decode()
+
+
+def test_a_stop_entry_the_market_has_already_reached_is_refused_on_paper_and_in_the_record(
+    sim, paper, account, trader, strategy
+):
+    strategy.sizing = "signal"
+    strategy.save()
+    recorder_of(strategy)
+    market_moves(sim, paper, front(), "21000.00")
+    decide(
+        strategy,
+        '{"action": "buy", "quantity": 1, "order_type": "stop", "stop_price": '
+        '20990, "price": 21000}',
+    )
+    assert held(sim, account) == {} and working(sim, account) == []
+    assert recorded_working(strategy) == [] and recorded_fills(strategy) == []
+    refused = StrategyLog.objects.get(strategy=strategy, data__working_entry="refused")
+    assert "has already reached the stop" in refused.message
+
+
 def test_a_tradovate_login_s_quotes_are_the_paper_market_and_the_alert_does_not_move_it(
     sim, alice, paper, account, trader, strategy
 ):
