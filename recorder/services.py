@@ -157,6 +157,18 @@ def _validate(recorder: Recorder) -> None:
 
 
 @transaction.atomic
+def _recorder_line(recorder: Recorder, kind: str, message: str, *, signal=None, **data) -> None:
+    """One line of the recorder on its strategy's timeline (tagged with the recorder's id)."""
+    timeline_write(
+        user=recorder.user_id,
+        strategy=recorder.strategy_id,
+        signal=signal,
+        kind=kind,
+        message=message,
+        data={"recorder_id": recorder.pk, **data},
+    )
+
+
 def recorder_create(
     *,
     strategy,
@@ -188,13 +200,11 @@ def recorder_create(
     )
     _validate(recorder)
     recorder.save()
-    timeline_write(
-        user=recorder.user_id,
-        strategy=strategy,
-        kind=StrategyLog.Kind.INFO,
-        message=f"Recorder created ({'running' if running else 'stopped'}, "
+    _recorder_line(
+        recorder,
+        StrategyLog.Kind.INFO,
+        f"Recorder created ({'running' if running else 'stopped'}, "
         f"{recorder.get_source_display().lower()}).",
-        data={"recorder_id": recorder.pk},
     )
     _publish_recorder(recorder)
     return recorder
@@ -239,13 +249,7 @@ def recorder_start(*, recorder: Recorder) -> Recorder:
     recorder.stopped_at = None
     recorder.last_error = ""
     recorder.save(update_fields=["running", "started_at", "stopped_at", "last_error", "updated_at"])
-    timeline_write(
-        user=recorder.user_id,
-        strategy=recorder.strategy_id,
-        kind=StrategyLog.Kind.INFO,
-        message="Recorder started.",
-        data={"recorder_id": recorder.pk},
-    )
+    _recorder_line(recorder, StrategyLog.Kind.INFO, "Recorder started.")
     _publish_recorder(recorder)
     return recorder
 
@@ -260,13 +264,7 @@ def recorder_stop(*, recorder: Recorder) -> Recorder:
     recorder.running = False
     recorder.stopped_at = timezone.now()
     recorder.save(update_fields=["running", "stopped_at", "updated_at"])
-    timeline_write(
-        user=recorder.user_id,
-        strategy=recorder.strategy_id,
-        kind=StrategyLog.Kind.INFO,
-        message="Recorder stopped.",
-        data={"recorder_id": recorder.pk},
-    )
+    _recorder_line(recorder, StrategyLog.Kind.INFO, "Recorder stopped.")
     _publish_recorder(recorder)
     return recorder
 
@@ -474,14 +472,7 @@ def _record_error(recorder: Recorder, message: str, *, signal=None, data=None) -
     logger.warning("recorder %s: %s", recorder.pk, message)
     Recorder.objects.filter(pk=recorder.pk).update(last_error=message[:1000])
     recorder.last_error = message
-    timeline_write(
-        user=recorder.user_id,
-        strategy=recorder.strategy_id,
-        signal=signal,
-        kind=StrategyLog.Kind.ERROR,
-        message=message,
-        data={"recorder_id": recorder.pk, **(data or {})},
-    )
+    _recorder_line(recorder, StrategyLog.Kind.ERROR, message, signal=signal, **(data or {}))
 
 
 # --- the signals source ------------------------------------------------------------------------
@@ -595,14 +586,14 @@ def recorder_record_signal(*, signal, recorder: Recorder | None = None) -> None:
         return  # the paper track has no working orders to cancel
     closed = _paper_market_closed(recorder, contract.root)
     if closed:
-        timeline_write(
-            user=recorder.user_id,
-            strategy=recorder.strategy_id,
-            signal=signal,
-            kind=StrategyLog.Kind.FILTERED,
-            message=f"Recorder: {contract.name} is not trading: {closed}; the paper market "
+        _recorder_line(
+            recorder,
+            StrategyLog.Kind.FILTERED,
+            f"Recorder: {contract.name} is not trading: {closed}; the paper market "
             "fills nothing now, so the signal is not recorded.",
-            data={"recorder_id": recorder.pk, "reason": "session_closed", "session": closed},
+            signal=signal,
+            reason="session_closed",
+            session=closed,
         )
         return
     _roll_old_months(recorder, contract, signal)
@@ -765,14 +756,7 @@ def _log_working(recorder: Recorder, signal, *, cancelled, placed, refusal: str)
     if refusal:
         lines.append((StrategyLog.Kind.FILTERED, f"Recorded: {refusal}.", "refused"))
     for kind, message, state in lines:
-        timeline_write(
-            user=recorder.user_id,
-            strategy=recorder.strategy_id,
-            signal=signal,
-            kind=kind,
-            message=message,
-            data={"recorder_id": recorder.pk, "working_entry": state},
-        )
+        _recorder_line(recorder, kind, message, signal=signal, working_entry=state)
 
 
 def _recorded_target(signal, recorded: int) -> int:
