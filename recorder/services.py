@@ -156,7 +156,6 @@ def _validate(recorder: Recorder) -> None:
     recorder.symbols = _clean_symbols(recorder.symbols)
 
 
-@transaction.atomic
 def _recorder_line(recorder: Recorder, kind: str, message: str, *, signal=None, **data) -> None:
     """One line of the recorder on its strategy's timeline (tagged with the recorder's id)."""
     timeline_write(
@@ -169,6 +168,7 @@ def _recorder_line(recorder: Recorder, kind: str, message: str, *, signal=None, 
     )
 
 
+@transaction.atomic
 def recorder_create(
     *,
     strategy,
@@ -912,8 +912,8 @@ def recorder_flatten_row(
     """Close one paper position at the market (the quote, else its last price); in the paper
     market mode as a market order there (the touch plus the paper slippage). Its working
     entries are cancelled first, as a liquidation cancels them."""
+    _cancel_working_entries(recorder, row, signal=signal)
     if row.net_pos == 0:
-        _cancel_working_entries(recorder, row, signal=signal)
         return []
     size = 0
     quoted = False
@@ -931,12 +931,9 @@ def recorder_flatten_row(
         return []
     with transaction.atomic():
         locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
-        position = _load(locked, recorder)
-        cancelled = position.cancel_working()
-        _log_working(recorder, signal, cancelled=cancelled, placed=None, refusal="")
         if locked.net_pos == 0:
-            _save(locked, position)
             return []
+        position = _load(locked, recorder)
         slippage, partial = _paper_rules(recorder)
         pieces = market_fill(
             quantity=-locked.net_pos,
@@ -954,6 +951,7 @@ def recorder_flatten_row(
 
 
 def _cancel_working_entries(recorder: Recorder, row: RecordedPosition, *, signal=None) -> None:
+    """Cancel the row's working entries (a flatten, a cancel alert), each told on the log."""
     with transaction.atomic():
         locked = RecordedPosition.objects.select_for_update().get(pk=row.pk)
         position = _load(locked, recorder)
