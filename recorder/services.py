@@ -582,8 +582,11 @@ def recorder_record_signal(*, signal, recorder: Recorder | None = None) -> None:
     except (KeyError, TypeError, ValueError, InvalidOperation, UnknownSymbol) as exc:
         _record_error(recorder, f"Recorder could not read the signal: {exc}", signal=signal)
         return
-    if intent.action == "cancel":
-        return  # the paper track has no working orders to cancel
+    if intent.action == "cancel":  # working entries go, the position stays (as at the broker)
+        row = recorder.positions.filter(symbol=contract.name).first()
+        if row is not None:
+            _cancel_working_entries(recorder, row, signal=signal)
+        return
     closed = _paper_market_closed(recorder, contract.root)
     if closed:
         _recorder_line(

@@ -251,6 +251,28 @@ def test_an_exit_cancels_a_working_entry_on_paper_and_in_the_record(
     assert 'id="working"' not in client.get(f"/recorders/{recorder.pk}/").content.decode()
 
 
+def test_a_cancel_alert_cancels_the_working_entry_and_keeps_the_position_on_both(
+    sim, paper, account, trader, strategy
+):
+    strategy.sizing = "signal"
+    strategy.save()
+    recorder_of(strategy)
+    market_moves(sim, paper, front(), "21000.00")
+    decide(strategy, "buy 1 @ 21000")
+    decide(
+        strategy,
+        '{"action": "buy", "quantity": 1, "order_type": "limit", "limit_price": 20980, '
+        '"price": 21000}',
+    )
+    assert [o["type"] for o in working(sim, account)] == ["Limit"]
+    assert len(recorded_working(strategy)) == 1
+    decide(strategy, '{"action": "cancel", "id": "cancel-1"}')
+    market_moves(sim, paper, front(), "20975.00")  # through the old limit: nothing fills
+    assert working(sim, account) == [] and recorded_working(strategy) == []
+    assert held(sim, account) == {front(): 1}
+    assert recorded_fills(strategy) == paper_fills(sim, account) == [("Buy", 1, D("21000.00"))]
+
+
 def test_a_stop_entry_the_market_has_already_reached_is_refused_on_paper_and_in_the_record(
     sim, paper, account, trader, strategy
 ):
