@@ -185,6 +185,16 @@ def test_with_partial_fills_paper_and_recorder_fill_in_the_same_lots(
     assert recorded_pnl(strategy) == realized(sim, account)
 
 
+@pytest.fixture
+def recording(sim, paper, strategy):
+    """The strategy sized by its alerts, its recorder running, the paper market at 21,000."""
+    strategy.sizing = "signal"
+    strategy.save()
+    recorder = recorder_of(strategy)
+    market_moves(sim, paper, front(), "21000.00")
+    return recorder
+
+
 def recorded_working(strategy) -> list[dict]:
     from recorder.models import RecordedPosition
 
@@ -193,13 +203,9 @@ def recorded_working(strategy) -> list[dict]:
 
 
 def test_limit_and_stop_entries_work_until_the_market_reaches_them_on_paper_and_in_the_record(
-    sim, paper, account, trader, strategy
+    sim, paper, account, trader, strategy, recording
 ):
-    strategy.sizing = "signal"
-    strategy.save()
-    recorder_of(strategy)
     mnq = front()
-    market_moves(sim, paper, mnq, "21000.00")
     decide(
         strategy,
         '{"action": "buy", "quantity": 1, "order_type": "limit", "limit_price": '
@@ -226,12 +232,8 @@ def test_limit_and_stop_entries_work_until_the_market_reaches_them_on_paper_and_
 
 
 def test_an_exit_cancels_a_working_entry_on_paper_and_in_the_record(
-    sim, client, alice, paper, account, trader, strategy
+    sim, client, alice, paper, account, trader, strategy, recording
 ):
-    strategy.sizing = "signal"
-    strategy.save()
-    recorder = recorder_of(strategy)
-    market_moves(sim, paper, front(), "21000.00")
     decide(
         strategy,
         '{"action": "sell", "quantity": 2, "order_type": "limit", "limit_price": '
@@ -240,7 +242,7 @@ def test_an_exit_cancels_a_working_entry_on_paper_and_in_the_record(
     assert [o["type"] for o in working(sim, account)] == ["Limit"]
     assert [e["quantity"] for e in recorded_working(strategy)] == [-2]
     client.force_login(alice)
-    page = client.get(f"/recorders/{recorder.pk}/").content.decode()
+    page = client.get(f"/recorders/{recording.pk}/").content.decode()
     assert 'id="working"' in page and f"{front()}: sell limit 2 @ 21050.00" in page
     decide(strategy, "exit")
     market_moves(sim, paper, front(), "21060.00")  # where the limit was: nothing fills now
@@ -248,16 +250,12 @@ def test_an_exit_cancels_a_working_entry_on_paper_and_in_the_record(
     assert paper_fills(sim, account) == [] and recorded_fills(strategy) == []
     cancelled = StrategyLog.objects.get(strategy=strategy, data__working_entry="cancelled")
     assert "sell limit 2 @ 21050.00 cancelled" in cancelled.message
-    assert 'id="working"' not in client.get(f"/recorders/{recorder.pk}/").content.decode()
+    assert 'id="working"' not in client.get(f"/recorders/{recording.pk}/").content.decode()
 
 
 def test_a_cancel_alert_cancels_the_working_entry_and_keeps_the_position_on_both(
-    sim, paper, account, trader, strategy
+    sim, paper, account, trader, strategy, recording
 ):
-    strategy.sizing = "signal"
-    strategy.save()
-    recorder_of(strategy)
-    market_moves(sim, paper, front(), "21000.00")
     decide(strategy, "buy 1 @ 21000")
     decide(
         strategy,
@@ -274,12 +272,8 @@ def test_a_cancel_alert_cancels_the_working_entry_and_keeps_the_position_on_both
 
 
 def test_a_stop_entry_the_market_has_already_reached_is_refused_on_paper_and_in_the_record(
-    sim, paper, account, trader, strategy
+    sim, paper, account, trader, strategy, recording
 ):
-    strategy.sizing = "signal"
-    strategy.save()
-    recorder_of(strategy)
-    market_moves(sim, paper, front(), "21000.00")
     decide(
         strategy,
         '{"action": "buy", "quantity": 1, "order_type": "stop", "stop_price": '
